@@ -1,0 +1,17 @@
+"""Error types: every failure the user should see as one line, with the exit code it maps to."""
+
+
+class VidkompyError(Exception):
+    """A runtime failure reported as one line; exit code 1."""
+
+    exit_code = 1
+
+
+class UsageError(VidkompyError):
+    """Bad command-line usage; exit code 2, as argparse uses."""
+
+    exit_code = 2
+
+
+class Y4MError(VidkompyError):
+    """Malformed or unsupported y4m data."""

@@ -1,0 +1,1 @@
+"""Numba kernels: array-in/array-out, no I/O, kept apart from the streaming layer."""
