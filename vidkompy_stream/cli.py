@@ -1,0 +1,192 @@
+"""Command line: parse the options dataclass, check them, run the job, map failures to exit codes.
+
+Exit codes: 0 done; 1 runtime error (bad input, ffmpeg failure); 2 usage error; 130 interrupted
+(SIGINT); 143 terminated (SIGTERM); 141 when whoever reads our stdout closed it (as a C filter killed
+by SIGPIPE would). Errors are one line on stderr; -v adds tracebacks.
+"""
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+import argparse_dataclass
+from tqdm import tqdm
+
+from . import __version__
+from .errors import UsageError, VidkompyError
+from .ffmpeg_tool import find_ffmpeg
+from .options import Options
+
+PROG = "vidkompy-stream"
+log = logging.getLogger("vidkompy_stream")
+
+EXAMPLES = """\
+examples:
+  pipe form (y4m in on stdin, y4m out on stdout):
+    ffmpeg -i fg.mp4 -f yuv4mpegpipe - | vidkompy-stream --bg bg.mp4 | ffmpeg -f yuv4mpegpipe -i - out.mp4
+  bg from a process substitution:
+    ffmpeg -i fg.mp4 -f yuv4mpegpipe - | vidkompy-stream --bg <(ffmpeg -nostdin -i bg.mp4 -f yuv4mpegpipe -) -o out.mp4
+  file form (decoders, encoder and audio handled):
+    vidkompy-stream --bg bg.mp4 --fg fg.mp4 -o out.mp4 --x 320 --y 180 --offset 12.5
+  replay a saved mapping:
+    vidkompy-stream --bg bg.mp4 --fg fg.mp4 --map-out map.csv -o a.mp4
+    vidkompy-stream --bg bg.mp4 --fg fg.mp4 --map-in map.csv -o b.mp4 --feather 4
+  try it:
+    vidkompy-stream --demo -o demo.mp4
+"""
+
+
+class Terminated(Exception):
+    """SIGTERM arrived: unwind like Ctrl-C so every child is stopped and partial output removed."""
+
+
+class _Parser(argparse_dataclass.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _parser() -> _Parser:
+    return _Parser(
+        Options,
+        prog=PROG,
+        description="Overlay a foreground video onto the background video that contains it, streaming: "
+        "one output frame per fg frame, at fg's frame rate, bg's frame size.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def parse(argv: Sequence[str] | None) -> Options:
+    return _parser().parse_args(argv)
+
+
+def validate(opts: Options) -> None:
+    """Check option combinations and fill context-dependent defaults; raise UsageError."""
+    if opts.demo:
+        if opts.fg is not None or opts.bg is not None:
+            raise UsageError("--demo makes its own inputs; do not give --fg or --bg")
+    else:
+        if opts.fg is None:
+            if sys.stdin.isatty():
+                raise UsageError("no fg: give --fg FILE or pipe y4m into stdin")
+            opts.fg = "-"
+        if opts.bg is None:
+            raise UsageError("--bg is required")
+        if opts.fg == "-" and opts.bg == "-":
+            raise UsageError("only one input can be stdin")
+    if opts.output is None:
+        if sys.stdout.isatty():
+            raise UsageError("no output: give -o FILE, or pipe stdout into ffmpeg (-o - writes y4m)")
+        opts.output = "-"
+    if (opts.x is None) != (opts.y is None):
+        raise UsageError("give --x and --y together")
+    if (opts.x is not None and opts.x < 0) or (opts.y is not None and opts.y < 0):
+        raise UsageError("--x and --y must not be negative")
+    if opts.offset is not None and opts.map_in is not None:
+        raise UsageError("--offset and --map-in both set the timing; give one")
+    if opts.feather < 0:
+        raise UsageError("--feather must not be negative")
+    if opts.crf is not None and opts.crf < 0:
+        raise UsageError("--crf must not be negative")
+    if opts.quiet and opts.verbose:
+        raise UsageError("-q and -v contradict each other")
+    if opts.output != "-":
+        _check_output(opts.output, opts.overwrite)
+
+
+def _check_output(path: str, overwrite: bool) -> None:
+    """Refuse early what would only fail after the whole video was processed."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise VidkompyError(f"output directory does not exist: {folder}")
+    if not os.access(folder, os.W_OK):
+        raise VidkompyError(f"output directory is not writable: {folder}")
+    if os.path.exists(path) and not overwrite:
+        raise VidkompyError(f"output exists: {path} (use -y to overwrite)")
+
+
+class _TqdmHandler(logging.Handler):
+    """Log lines on stderr that do not tear the progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        prefix = "" if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
+        tqdm.write(f"{PROG}: {prefix}{record.getMessage()}", file=sys.stderr)
+
+
+def setup_logging(quiet: bool, verbose: bool) -> None:
+    log.handlers[:] = [_TqdmHandler()]
+    log.propagate = False
+    log.setLevel(logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """The whole command; returns the exit code."""
+    verbose = False
+    try:
+        opts = parse(argv)
+        verbose = opts.verbose
+        if opts.version:
+            print(f"{PROG} {__version__}")
+            return 0
+        setup_logging(opts.quiet, opts.verbose)
+        validate(opts)
+        exe = find_ffmpeg(opts.ffmpeg)
+        from .pipeline import run as run_pipeline
+
+        if opts.demo:
+            from .demo import run_demo
+
+            summary = run_demo(opts, exe, run_pipeline)
+        else:
+            summary = run_pipeline(opts, exe)
+        log.info(
+            "wrote %s: %d frames in %.1f s (%.1f fps), fg at (%d, %d), %d bg frames read%s",
+            "y4m to stdout" if opts.output == "-" else opts.output, summary.frames, summary.seconds,
+            summary.frames / max(summary.seconds, 1e-9), summary.x, summary.y, summary.bg_frames_read,
+            f", last bg frame held for {summary.bg_held}" if summary.bg_held else "",
+        )
+        return 0
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc} (see --help)", file=sys.stderr)
+        return exc.exit_code
+    except VidkompyError as exc:
+        if verbose:
+            log.exception("error")
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:
+        _silence_stdout()
+        return 128 + signal.SIGPIPE
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Terminated:
+        print(f"{PROG}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    except Exception as exc:
+        if verbose:
+            log.exception("internal error")
+        print(f"{PROG}: internal error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+        return 1
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    sys.exit(run(argv))

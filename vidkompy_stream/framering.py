@@ -1,0 +1,57 @@
+"""A bounded ring of frame buffers over a y4m stream, addressed by absolute frame index.
+
+This is the memory model of the whole tool: each stream owns `capacity` preallocated frame slots, set
+by the lookahead the consumer needs, never by the video's length. Frames are read on demand with
+`readinto` straight into their slot; releasing frames lets later reads reuse the slots.
+"""
+
+import numpy as np
+
+from .y4m import Y4MReader
+
+
+class FrameRing:
+    """The frames [start, end) of a stream that the consumer still holds, at most `capacity` of them."""
+
+    def __init__(self, reader: Y4MReader, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.reader = reader
+        self.capacity = capacity
+        self.slots = np.empty((capacity, reader.format.frame_size), dtype=np.uint8)
+        self.start = 0
+        self.end = 0
+        self.eof = False
+
+    def fill_to(self, index: int) -> bool:
+        """Read until frame `index` is held; False if the stream ends first.
+
+        Frames below `start` (released before they were read) are read into a free slot and dropped:
+        that is how a consumer skips forward without holding what it skips.
+        """
+        while self.end <= index and not self.eof:
+            if self.end - self.start >= self.capacity:
+                raise OverflowError(
+                    f"frame {index} needs more than {self.capacity} buffered frames (holding {self.start}..)"
+                )
+            if self.reader.readinto(self.slots[self.end % self.capacity]):
+                self.end += 1
+            else:
+                self.eof = True
+        return index < self.end
+
+    def frame(self, index: int) -> np.ndarray:
+        """The flat buffer of a held frame (a view into its slot, valid until the slot is reused)."""
+        if not self.start <= index < self.end:
+            raise IndexError(f"frame {index} is not held (holding {self.start}..{self.end - 1})")
+        return self.slots[index % self.capacity]
+
+    def last(self) -> np.ndarray:
+        """The newest frame read, still intact in its slot even if released (nothing overwrote it)."""
+        if self.end == 0:
+            raise IndexError("no frame has been read")
+        return self.slots[(self.end - 1) % self.capacity]
+
+    def release_before(self, index: int) -> None:
+        """Let go of frames below `index`; `index` may lie beyond what has been read (a skip)."""
+        self.start = max(self.start, index)

@@ -1,0 +1,65 @@
+"""The job description: every command-line option as one dataclass (parsed by argparse-dataclass).
+
+No `from __future__ import annotations` here: argparse-dataclass reads the field types at runtime, and
+it understands `Optional[X]` but not `X | None`.
+"""
+
+import dataclasses
+from dataclasses import field
+from typing import Literal, Optional
+
+PIX_FMTS = ("yuv420p", "yuv422p", "yuv444p", "gray")
+
+
+def _opt(*flags: str, help: str, metavar: Optional[str] = None, default: object = None) -> object:
+    meta: dict[str, object] = {"help": help}
+    if flags:
+        meta["args"] = list(flags)
+    if metavar:
+        meta["metavar"] = metavar
+    return field(default=default, metadata=meta)
+
+
+@dataclasses.dataclass
+class Options:
+    fg: Optional[str] = _opt(
+        metavar="FG", help="foreground: media file, y4m file or FIFO, or - for y4m on stdin "
+        "(default: - when stdin is not a terminal)"
+    )
+    bg: Optional[str] = _opt(metavar="BG", help="background that contains fg: media file, y4m file or FIFO, or -")
+    output: Optional[str] = _opt(
+        "-o", "--output", metavar="OUT", help="output file (encoded by ffmpeg), or - for y4m on stdout "
+        "(default: - when stdout is not a terminal)"
+    )
+    x: Optional[int] = _opt(metavar="PX", help="fg left edge in bg pixels (default: centred)")
+    y: Optional[int] = _opt(metavar="PX", help="fg top edge in bg pixels (default: centred)")
+    offset: Optional[float] = _opt(
+        metavar="SEC", help="bg time = fg time + SEC; each fg frame gets the bg frame nearest that time "
+        "(default: 0, both start together)"
+    )
+    map_in: Optional[str] = _opt(
+        metavar="CSV", help="replay a mapping: rows fg_frame,bg_frame[,confidence][,x,y] (from --map-out)"
+    )
+    map_out: Optional[str] = _opt(metavar="CSV", help="write the per-frame mapping used, same format as --map-in")
+    feather: int = _opt(metavar="PX", default=0, help="alpha ramp this wide on fg edges not flush with the frame "
+                        "border (default: 0, hard edges)")
+    audio: Literal["auto", "fg", "bg", "none"] = _opt(
+        default="auto", help="audio for -o FILE: from fg, from bg (shifted to stay in sync), or none; "
+        "auto takes fg's, else bg's (default: auto)"
+    )
+    vcodec: str = _opt(metavar="CODEC", default="libx264", help="video encoder for -o FILE (default: libx264)")
+    crf: Optional[int] = _opt(metavar="N", help="encoder quality (default: 18 for x264/x265)")
+    preset: Optional[str] = _opt(metavar="NAME", help="encoder preset (default: veryfast for x264/x265)")
+    encoder_args: str = _opt(
+        metavar="ARGS", default="", help="extra ffmpeg output options for -o FILE, one string, e.g. '-tune film -g 250'"
+    )
+    pix_fmt: Literal["yuv420p", "yuv422p", "yuv444p", "gray"] = _opt(
+        default="yuv420p", help="planar format media files are decoded to (default: yuv420p)"
+    )
+    overwrite: bool = _opt("-y", "--overwrite", default=False, help="overwrite an existing output file")
+    ffmpeg: Optional[str] = _opt(metavar="PATH", help="ffmpeg binary (default: ffmpeg on PATH, else imageio-ffmpeg's)")
+    demo: bool = _opt(default=False, help="make a demo bg/fg pair with ffmpeg's test sources and run the job on it")
+    progress: bool = _opt(default=False, help="show the progress bar even when stderr is not a terminal")
+    quiet: bool = _opt("-q", "--quiet", default=False, help="print nothing but errors")
+    verbose: bool = _opt("-v", "--verbose", default=False, help="debug log, ffmpeg command lines, tracebacks")
+    version: bool = _opt(default=False, help="print the version and exit")

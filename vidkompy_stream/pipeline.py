@@ -1,0 +1,196 @@
+"""The streaming loop: fg frames in, one composited frame out per fg frame, bg following fg.
+
+fg-first: the output has exactly one frame per fg frame, at fg's frame rate and bg's frame size. For
+each fg frame a timing source decides which bg frame it goes over (monotonic); bg is read forward to
+that frame (skipped frames are read into a reused slot and dropped, repeated frames are re-used), bg is
+copied into the output buffer and fg is pasted over it. Memory is a few frame buffers per stream.
+"""
+
+import contextlib
+import dataclasses
+import logging
+import sys
+import time
+from fractions import Fraction
+
+import numpy as np
+from tqdm import tqdm
+
+from .composite import Compositor
+from .errors import VidkompyError
+from .framering import FrameRing
+from .inputs import Source, open_source
+from .mapping import Decision, MappingWriter, read_mapping
+from .options import Options
+from .outputs import AudioSource, EncoderSettings, EncoderSink, Sink, Y4MSink
+from .processes import ChildGroup
+from .timing import MapTiming, OffsetTiming
+from .y4m import Y4MFormat
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Summary:
+    """What a run did, for the closing log line and for tests."""
+
+    frames: int = 0
+    bg_frames_read: int = 0
+    bg_held: int = 0
+    seconds: float = 0.0
+    x: int = 0
+    y: int = 0
+
+
+def check_formats(fg: Y4MFormat, bg: Y4MFormat) -> None:
+    """fg and bg must share a plane layout, and fg must fit inside bg."""
+    if fg.subsampling != bg.subsampling:
+        raise VidkompyError(
+            f"fg is C{fg.colorspace} but bg is C{bg.colorspace}: give both inputs the same chroma layout "
+            "(e.g. decode both with -pix_fmt yuv420p)"
+        )
+    if fg.width > bg.width or fg.height > bg.height:
+        raise VidkompyError(f"fg {fg.size_text} is larger than bg {bg.size_text}")
+
+
+def default_position(opts: Options, fg: Y4MFormat, bg: Y4MFormat) -> tuple[int, int]:
+    """--x/--y, else centred (spatial alignment will replace this default)."""
+    x = opts.x if opts.x is not None else (bg.width - fg.width) // 2
+    y = opts.y if opts.y is not None else (bg.height - fg.height) // 2
+    return x, y
+
+
+def _offset(opts: Options) -> Fraction:
+    return Fraction(repr(opts.offset)) if opts.offset is not None else Fraction(0)
+
+
+def choose_audio(opts: Options, fg: Source, bg: Source, first: Decision) -> AudioSource | None:
+    """Audio for the file form: fg's own, else bg's shifted by where fg frame 0 sits in bg."""
+    offset = float(_offset(opts)) if opts.map_in is None else first.bg_frame / float(bg.reader.format.rate)
+    candidates = {
+        "fg": AudioSource(fg.media, 0.0, "fg") if fg.media and fg.info and fg.info.has_audio else None,
+        "bg": AudioSource(bg.media, offset, "bg") if bg.media and bg.info and bg.info.has_audio else None,
+    }
+    if opts.audio == "none":
+        return None
+    if opts.audio == "auto":
+        return candidates["fg"] or candidates["bg"]
+    if candidates[opts.audio] is None:
+        raise VidkompyError(f"--audio {opts.audio}: {opts.audio} is not a media file with an audio stream")
+    return candidates[opts.audio]
+
+
+class Composer:
+    """Pastes fg at a placement, rebuilding the paste plan only when a mapping row moves it."""
+
+    def __init__(self, fg: Y4MFormat, bg: Y4MFormat, feather: int, position: tuple[int, int]) -> None:
+        self.fg, self.bg, self.feather = fg, bg, feather
+        self._place(position)
+
+    def _place(self, position: tuple[int, int]) -> None:
+        """Build the paste plan; raises a clear error when fg does not fit at `position`."""
+        self.compositor = Compositor(self.fg.plane_shapes, self.bg.plane_shapes, *position, self.feather)
+        self.position = position
+
+    def paste(self, out: np.ndarray, fg_frame: np.ndarray, position: tuple[int, int]) -> None:
+        if position != self.position:
+            self._place(position)
+        self.compositor.paste(self.bg.plane_views(out), self.fg.plane_views(fg_frame))
+
+
+def _progress(opts: Options, fg: Source) -> tqdm:
+    total = None
+    if fg.info and fg.info.duration:
+        total = round(fg.info.duration * float(fg.reader.format.rate))
+    enabled = not opts.quiet and (opts.progress or sys.stderr.isatty())
+    return tqdm(total=total, unit="frame", file=sys.stderr, disable=not enabled, dynamic_ncols=True, leave=False)
+
+
+def run(opts: Options, exe: str) -> Summary:
+    """Run one job as described by validated options; raise VidkompyError on failure."""
+    started = time.monotonic()
+    with ChildGroup() as group, contextlib.ExitStack() as stack:
+        fg = open_source("fg", opts.fg, exe, opts.pix_fmt, group)
+        stack.callback(fg.close)
+        bg = open_source("bg", opts.bg, exe, opts.pix_fmt, group)
+        stack.callback(bg.close)
+        fgf, bgf = fg.reader.format, bg.reader.format
+        check_formats(fgf, bgf)
+        log.info("fg %s @ %s fps (%s), bg %s @ %s fps (%s)", fgf.size_text, fgf.rate_text, fg.spec,
+                 bgf.size_text, bgf.rate_text, bg.spec)
+        position = default_position(opts, fgf, bgf)
+        composer = Composer(fgf, bgf, opts.feather, position)
+        if opts.map_in is not None:
+            try:
+                map_stream = stack.enter_context(open(opts.map_in, newline=""))
+            except OSError as exc:
+                raise VidkompyError(f"--map-in: cannot read {opts.map_in}: {exc.strerror}") from None
+            timing: MapTiming | OffsetTiming = MapTiming(read_mapping(map_stream, opts.map_in), fgf.rate, bgf.rate,
+                                                         opts.map_in)
+        else:
+            timing = OffsetTiming(fgf.rate, bgf.rate, _offset(opts))
+        out_fmt = dataclasses.replace(bgf, rate=fgf.rate)
+        summary = Summary(x=position[0], y=position[1])
+        fg_ring, bg_ring = FrameRing(fg.reader, 1), FrameRing(bg.reader, 1)
+        out = out_fmt.new_frame()
+        sink: Sink | None = None
+        map_out = MappingWriter(opts.map_out) if opts.map_out else None
+        bar = stack.enter_context(_progress(opts, fg))
+        try:
+            i = 0
+            while fg_ring.fill_to(i):
+                decision = timing.decide(i)
+                j = decision.bg_frame
+                bg_ring.release_before(j)
+                if bg_ring.fill_to(j):
+                    np.copyto(out, bg_ring.frame(j))
+                else:
+                    if bg_ring.end == 0:
+                        raise VidkompyError(f"bg has no frames: {bg.spec}")
+                    if summary.bg_held == 0:
+                        log.warning("bg ends at frame %d before fg frame %d needs bg frame %d: holding the last "
+                                    "bg frame", bg_ring.end - 1, i, j)
+                    summary.bg_held += 1
+                    j = bg_ring.end - 1
+                    np.copyto(out, bg_ring.last())
+                if decision.x is not None and decision.y is not None:
+                    position = (decision.x, decision.y)
+                composer.paste(out, fg_ring.frame(i), position)
+                if sink is None:
+                    sink = _open_sink(opts, exe, out_fmt, group, fg, bg, decision)
+                sink.write(out)
+                if map_out is not None:
+                    map_out.write(Decision(i, j, decision.confidence, *position))
+                fg_ring.release_before(i + 1)
+                i += 1
+                bar.update()
+            if sink is None:
+                raise VidkompyError(f"fg has no frames: {fg.spec}")
+            fg.finish()
+            if bg_ring.eof:
+                bg.finish()
+            sink.finish()
+            if map_out is not None:
+                map_out.commit()
+        except BaseException:
+            if sink is not None:
+                sink.abort()
+            if map_out is not None:
+                map_out.abort()
+            raise
+        summary.frames = i
+        summary.bg_frames_read = bg_ring.end
+        summary.seconds = time.monotonic() - started
+        return summary
+
+
+def _open_sink(opts: Options, exe: str, fmt: Y4MFormat, group: ChildGroup, fg: Source, bg: Source,
+               first: Decision) -> Sink:
+    """Opened at the first frame, once the timing knows where fg starts in bg (for bg audio)."""
+    if opts.output == "-":
+        return Y4MSink(sys.stdout.buffer, fmt)
+    audio = choose_audio(opts, fg, bg, first)
+    if audio is not None:
+        log.info("audio from %s (%s, from %.3f s)", audio.role, audio.path, audio.offset)
+    settings = EncoderSettings(opts.vcodec, opts.crf, opts.preset, opts.encoder_args)
+    return EncoderSink(exe, opts.output, fmt, group, settings, audio)
