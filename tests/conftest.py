@@ -1,0 +1,102 @@
+"""Shared fixtures: the ffmpeg binary, clips generated with lavfi, and running the CLI as a user would.
+
+Every CLI run gets a unique environment tag that its ffmpeg children inherit; after the run we scan
+/proc for processes still carrying the tag, so a test fails if any child outlived the tool.
+"""
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidkompy_stream.ffmpeg_tool import find_ffmpeg
+from vidkompy_stream.y4m import Y4MFormat, Y4MReader
+
+TAG = "VIDKOMPY_TEST_TAG"
+
+
+@pytest.fixture(scope="session")
+def ffmpeg_exe() -> str:
+    return find_ffmpeg()
+
+
+def ffmpeg_run(exe: str, *args: str) -> None:
+    """Run ffmpeg quietly; fail the test with its error output if it fails."""
+    done = subprocess.run([exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args], capture_output=True)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+
+
+def index_source(size: str, rate: str, frames: int, lum: str = "N") -> str:
+    """A lavfi source whose luma encodes the frame number (lum expression of N), chroma neutral."""
+    return f"nullsrc=size={size}:rate={rate},format=yuv420p,geq=lum={lum}:cb=128:cr=128,trim=end_frame={frames}"
+
+
+def make_y4m(exe: str, path: Path, source: str, pix_fmt: str = "yuv420p") -> Path:
+    """Render a lavfi source to a y4m file (lossless: pixel values are exactly what the source drew)."""
+    ffmpeg_run(exe, "-f", "lavfi", "-i", source, "-pix_fmt", pix_fmt, "-f", "yuv4mpegpipe", str(path))
+    return path
+
+
+def read_y4m_frames(data: bytes) -> tuple[Y4MFormat, list[np.ndarray]]:
+    """Parse a whole (small) y4m byte string into its format and flat frame buffers."""
+    import io
+
+    reader = Y4MReader(io.BufferedReader(io.BytesIO(data)), "test")
+    frames = []
+    while True:
+        buf = reader.format.new_frame()
+        if not reader.readinto(buf):
+            return reader.format, frames
+        frames.append(buf)
+
+
+def decode(exe: str, path: Path) -> tuple[Y4MFormat, list[np.ndarray]]:
+    """Decode any media file into y4m frames with ffmpeg."""
+    done = subprocess.run(
+        [exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path), "-f", "yuv4mpegpipe", "-"],
+        capture_output=True,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    return read_y4m_frames(done.stdout)
+
+
+def leftover_processes(tag: str) -> list[str]:
+    """Command lines of live processes whose environment carries `tag`."""
+    found = []
+    needle = f"{TAG}={tag}".encode()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+            if needle in environ.split(b"\0"):
+                found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue
+    return found
+
+
+RunTool = Callable[..., subprocess.CompletedProcess]
+
+
+@pytest.fixture
+def run_tool(tmp_path: Path) -> RunTool:
+    """Run `python -m vidkompy_stream ARGS` in tmp_path; assert no child process survives it."""
+
+    def run(args: Sequence[str], stdin: bytes | None = None, timeout: float = 120, **popen: object) -> subprocess.CompletedProcess:
+        tag = uuid.uuid4().hex
+        env = {**os.environ, TAG: tag, "PYTHONUNBUFFERED": "1"}
+        done = subprocess.run(
+            [sys.executable, "-m", "vidkompy_stream", *args],
+            input=stdin, capture_output=True, timeout=timeout, cwd=tmp_path, env=env,
+            stdin=None if stdin is not None else subprocess.DEVNULL, **popen,
+        )
+        assert leftover_processes(tag) == [], "child processes outlived the tool"
+        return done
+
+    return run
