@@ -1,0 +1,158 @@
+"""The command line as users meet it: help, usage errors, runtime errors, signals and closed pipes.
+
+Every failing run must print one line naming the problem, exit 1 or 2, leave no child process (the
+`run_tool` fixture checks) and no output file under its final or partial name.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TAG, RunTool, index_source, leftover_processes, make_y4m
+
+
+@pytest.fixture(scope="module")
+def clips(ffmpeg_exe: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("cli")
+    (folder / "notes.txt").write_text("not a video\n")
+    (folder / "empty.y4m").write_bytes(b"YUV4MPEG2 W32 H16 F25:1 C420jpeg\n")
+    (folder / "deep.y4m").write_bytes(b"YUV4MPEG2 W32 H16 F25:1 C420p10\n")
+    return {
+        "bg": make_y4m(ffmpeg_exe, folder / "bg.y4m", index_source("96x64", "30", 20)),
+        "fg": make_y4m(ffmpeg_exe, folder / "fg.y4m", index_source("32x16", "25", 10)),
+        "big": make_y4m(ffmpeg_exe, folder / "big.y4m", index_source("128x64", "25", 2)),
+        "notes": folder / "notes.txt",
+        "empty": folder / "empty.y4m",
+        "deep": folder / "deep.y4m",
+    }
+
+
+def one_error_line(done: subprocess.CompletedProcess, code: int, message: str) -> None:
+    lines = done.stderr.decode().strip().splitlines()
+    assert done.returncode == code, done.stderr
+    errors = [line for line in lines if line.startswith("vidkompy-stream: error: ")]
+    assert len(errors) == 1 and errors[0] == lines[-1], lines
+    assert message in errors[0], errors[0]
+    assert "Traceback" not in done.stderr.decode()
+
+
+def test_help_shows_examples_and_every_option(run_tool: RunTool) -> None:
+    done = run_tool(["--help"])
+    assert done.returncode == 0
+    text = done.stdout.decode()
+    for needle in ("yuv4mpegpipe - | vidkompy-stream --bg", "--demo", "--map-in", "--feather", "--encoder-args", "-y"):
+        assert needle in text
+
+
+def test_version(run_tool: RunTool) -> None:
+    done = run_tool(["--version"])
+    assert done.returncode == 0 and done.stdout.decode().startswith("vidkompy-stream 0.")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fg", "a.mp4"], "--bg is required"),
+        (["--fg", "-", "--bg", "-"], "only one input can be stdin"),
+        (["--fg", "a", "--bg", "b", "--x", "3"], "give --x and --y together"),
+        (["--fg", "a", "--bg", "b", "--offset", "1", "--map-in", "m.csv"], "--offset and --map-in"),
+        (["--fg", "a", "--bg", "b", "--feather", "-2"], "--feather must not be negative"),
+        (["--fg", "a", "--bg", "b", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+        (["--fg", "a", "--bg", "b", "--audio", "left"], "invalid choice: 'left'"),
+        (["--demo", "--fg", "a"], "--demo makes its own inputs"),
+    ],
+)
+def test_usage_errors_exit_2(run_tool: RunTool, args: list[str], message: str) -> None:
+    one_error_line(run_tool([*args, "-o", "-"]), 2, message)
+
+
+@pytest.mark.parametrize(
+    ("fg", "bg", "extra", "message"),
+    [
+        ("missing.mp4", "bg", [], "fg: no such file: missing.mp4"),
+        ("notes", "bg", [], "fg: not a readable video"),
+        ("fg", "deep", [], "unsupported y4m colorspace C420p10"),
+        ("big", "bg", [], "fg 128x64 is larger than bg 96x64"),
+        ("fg", "bg", ["--x", "80", "--y", "0"], "does not fit inside bg"),
+        ("empty", "bg", [], "fg has no frames"),
+        ("fg", "empty", [], "bg has no frames"),
+        ("fg", "bg", ["--map-in", "nomap.csv"], "--map-in: cannot read nomap.csv"),
+    ],
+)
+def test_runtime_errors_exit_1(run_tool: RunTool, clips: dict[str, Path], tmp_path: Path, fg: str, bg: str,
+                               extra: list[str], message: str) -> None:
+    path = {k: str(v) for k, v in clips.items()}
+    done = run_tool(["--fg", path.get(fg, fg), "--bg", path.get(bg, bg), *extra, "-o", "out.mp4"])
+    one_error_line(done, 1, message)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_output_needs_y(run_tool: RunTool, clips: dict[str, Path], tmp_path: Path) -> None:
+    (tmp_path / "out.mp4").write_bytes(b"precious")
+    one_error_line(run_tool(["--fg", str(clips["fg"]), "--bg", str(clips["bg"]), "-o", "out.mp4"]), 1,
+                   "output exists: out.mp4 (use -y to overwrite)")
+    assert (tmp_path / "out.mp4").read_bytes() == b"precious"
+    assert run_tool(["--fg", str(clips["fg"]), "--bg", str(clips["bg"]), "-o", "out.mp4", "-y"]).returncode == 0
+    assert (tmp_path / "out.mp4").stat().st_size > 1000
+
+
+def test_missing_output_directory(run_tool: RunTool, clips: dict[str, Path]) -> None:
+    one_error_line(run_tool(["--fg", str(clips["fg"]), "--bg", str(clips["bg"]), "-o", "no/such/out.mp4"]), 1,
+                   "output directory does not exist")
+
+
+def test_encoder_failure_leaves_nothing(run_tool: RunTool, clips: dict[str, Path], tmp_path: Path) -> None:
+    done = run_tool(["--fg", str(clips["fg"]), "--bg", str(clips["bg"]), "--vcodec", "nosuchcodec", "-o", "out.mp4"])
+    one_error_line(done, 1, "encoder failed writing out.mp4")
+    assert list(tmp_path.iterdir()) == []
+
+
+def lavfi_feed(ffmpeg_exe: str, size: str) -> list[str]:
+    """An endless lavfi source as y4m on stdout: a stand-in for a long live input."""
+    return [ffmpeg_exe, "-nostdin", "-v", "quiet", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25",
+            "-f", "yuv4mpegpipe", "-"]
+
+
+def test_closed_downstream_pipe_is_quiet(ffmpeg_exe: str, clips: dict[str, Path], tmp_path: Path) -> None:
+    """`| head -c N` closes our stdout mid-run: exit 141 as a C filter would, nothing on stderr."""
+    tag = uuid.uuid4().hex
+    feed = subprocess.list2cmdline(lavfi_feed(ffmpeg_exe, "32x16"))
+    script = (f"{feed} | {sys.executable} -m vidkompy_stream --bg {clips['bg']} 2> {tmp_path}/err.txt "
+              "| head -c 100000 > /dev/null; echo ${PIPESTATUS[1]}")
+    done = subprocess.run(["bash", "-c", script], capture_output=True, timeout=60, env={**os.environ, TAG: tag},
+                          stdin=subprocess.DEVNULL)
+    assert done.stdout.decode().strip() == "141"
+    assert "error" not in (tmp_path / "err.txt").read_text()
+    assert leftover_processes(tag) == []
+
+
+@pytest.mark.parametrize(("sig", "code", "word"), [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+def test_signal_mid_run_stops_children_and_removes_partial_output(ffmpeg_exe: str, clips: dict[str, Path],
+                                                                  tmp_path: Path, sig: int, code: int,
+                                                                  word: str) -> None:
+    tag = uuid.uuid4().hex
+    feed = subprocess.Popen(lavfi_feed(ffmpeg_exe, "32x16"), stdout=subprocess.PIPE)
+    tool = subprocess.Popen([sys.executable, "-m", "vidkompy_stream", "--bg", str(clips["bg"]), "-o", "out.mp4"],
+                            stdin=feed.stdout, stderr=subprocess.PIPE, cwd=tmp_path, env={**os.environ, TAG: tag})
+    try:
+        deadline = time.monotonic() + 30
+        while not any(p.name.endswith(".partial.mp4") for p in tmp_path.iterdir()):
+            assert time.monotonic() < deadline and tool.poll() is None, "the run never started writing"
+            time.sleep(0.05)
+        time.sleep(0.3)
+        tool.send_signal(sig)
+        _, err = tool.communicate(timeout=30)
+    finally:
+        feed.kill()
+        feed.wait()
+        tool.kill()
+    assert tool.returncode == code, err
+    assert err.decode().strip().splitlines()[-1] == f"vidkompy-stream: {word}"
+    assert list(tmp_path.iterdir()) == []
+    assert leftover_processes(tag) == []
