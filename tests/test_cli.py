@@ -93,6 +93,16 @@ def test_runtime_errors_exit_1(run_tool: RunTool, clips: dict[str, Path], tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+def test_quiet_progress_and_verbose(run_tool: RunTool, clips: dict[str, Path]) -> None:
+    args = ["--fg", str(clips["fg"]), "--bg", str(clips["bg"]), "-o", "out.mp4", "-y"]
+    quiet = run_tool([*args, "-q"])
+    assert quiet.returncode == 0 and quiet.stderr == b""
+    bar = run_tool([*args, "--progress"]).stderr.decode()
+    assert "10/10" not in bar and "frame/s" in bar, "a progress bar with a rate, no total for y4m input"
+    verbose = run_tool([*args, "-v"]).stderr.decode()
+    assert "encoder: " in verbose and "yuv4mpegpipe" in verbose, "-v shows the ffmpeg command lines"
+
+
 def test_existing_output_needs_y(run_tool: RunTool, clips: dict[str, Path], tmp_path: Path) -> None:
     (tmp_path / "out.mp4").write_bytes(b"precious")
     one_error_line(run_tool(["--fg", str(clips["fg"]), "--bg", str(clips["bg"]), "-o", "out.mp4"]), 1,

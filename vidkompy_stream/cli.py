@@ -37,6 +37,9 @@ examples:
     vidkompy-stream --bg bg.mp4 --fg fg.mp4 --map-in map.csv -o b.mp4 --feather 4
   try it:
     vidkompy-stream --demo -o demo.mp4
+
+exit codes: 0 done, 1 runtime error, 2 usage error, 130 interrupted, 143 terminated,
+141 the reader of stdout closed it (as a C filter killed by SIGPIPE)
 """
 
 
