@@ -100,3 +100,11 @@ def run_tool(tmp_path: Path) -> RunTool:
         return done
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _package_logs_reach_caplog(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An in-process CLI run stops package logs propagating (the CLI prints them itself); undo that."""
+    import logging
+
+    monkeypatch.setattr(logging.getLogger("vidkompy_stream"), "propagate", True)

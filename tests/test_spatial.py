@@ -1,0 +1,267 @@
+"""Spatial alignment on real decoded video: where a cropped, re-encoded, brightened, re-timed fg sits in bg.
+
+The scene is a lavfi render (a zooming Mandelbrot set with Conway's life drifting over it, so every frame
+differs everywhere) at 640x360, 30 fps, 150 frames, kept as raw gray. bg is that scene encoded badly
+(x264 crf 34, ultrafast) and decoded. Each fg is a crop of the same scene starting at scene frame 40,
+brightened and contrast-stretched (eq=brightness=0.1:contrast=1.2), resampled to 25 fps, encoded well
+(crf 18) and decoded: so fg frame i shows scene (= bg) frame 40 + 1.2 i, to the nearest frame.
+"""
+
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vidkompy_stream import spatial
+from vidkompy_stream.errors import VidkompyError
+from vidkompy_stream.spatial import Placement, choose_factor, locate, locate_small, shrink
+
+W, H, RATE, FRAMES = 640, 360, 30, 150
+START, FG_RATE = 40, 25
+
+SCENE = (
+    f"mandelbrot=size={W}x{H}:rate={RATE}:maxiter=300[m];"
+    f"life=size={W}x{H}:rate={RATE}:mold=10:ratio=0.08:seed=7,gblur=sigma=1[l];"
+    "[m][l]blend=all_mode=screen"
+)
+# another picture altogether, for "not found"
+OTHER = (
+    f"testsrc2=size={W}x{H}:rate={RATE}[t];"
+    f"life=size={W}x{H}:rate={RATE}:mold=10:ratio=0.08:seed=11,gblur=sigma=1[l];"
+    "[t][l]blend=all_mode=screen"
+)
+
+
+def ffmpeg(exe: str, *args: str) -> bytes:
+    """Run ffmpeg quietly and return its stdout; fail the test with its error output if it fails."""
+    done = subprocess.run(
+        [exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args], capture_output=True
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    return done.stdout
+
+
+def gray_frames(data: bytes, w: int, h: int) -> list[np.ndarray]:
+    assert len(data) % (w * h) == 0 and data
+    return list(np.frombuffer(data, np.uint8).reshape(-1, h, w))
+
+
+class Scene:
+    """A rendered scene (raw gray file) and the ways to turn it into bg or fg frames."""
+
+    def __init__(self, exe: str, folder: Path, graph: str, name: str) -> None:
+        self.exe, self.folder = exe, folder
+        self.raw = folder / f"{name}.raw"
+        source = f"{graph},format=gray,trim=end_frame={FRAMES}"
+        ffmpeg(exe, "-f", "lavfi", "-i", source, "-f", "rawvideo", str(self.raw))
+        self.count = 0
+
+    def _encode_decode(self, filters: str, crf: int, w: int, h: int) -> list[np.ndarray]:
+        self.count += 1
+        clip = self.folder / f"{self.raw.stem}_{self.count}.mp4"
+        ffmpeg(self.exe, "-f", "rawvideo", "-pix_fmt", "gray", "-s", f"{W}x{H}", "-r", str(RATE),
+               "-i", str(self.raw), "-vf", filters, "-c:v", "libx264", "-preset", "ultrafast", "-crf", str(crf),
+               "-pix_fmt", "yuv420p", str(clip))
+        return gray_frames(ffmpeg(self.exe, "-i", str(clip), "-f", "rawvideo", "-pix_fmt", "gray", "-"), w, h)
+
+    def bg(self, crf: int = 34, extra: str = "") -> list[np.ndarray]:
+        """The whole scene, lossy; `extra` filters degrade it further (e.g. blur)."""
+        return self._encode_decode(f"format=yuv420p{extra}", crf, W, H)
+
+    def fg(self, x: int, y: int, w: int, h: int, *, bars: int = 0, black: int = 0) -> list[np.ndarray]:
+        """Crop (x, y, w, h) from scene frame START on, eq-shifted, at FG_RATE, encoded well. With `bars`,
+        the scene shows only between black bars of that height inside fg's top and bottom (so y may be
+        negative: the bar hangs above bg); `black` black frames come first."""
+        crop = f"crop={w}:{h - 2 * bars}:{x}:{y + bars}:exact=1"
+        chain = [f"trim=start_frame={START}", "setpts=PTS-STARTPTS", crop, "format=yuv420p",
+                 "eq=brightness=0.1:contrast=1.2", f"fps={FG_RATE}"]
+        if bars:
+            chain.append(f"pad={w}:{h}:0:{bars}:black")
+        if black:
+            chain.append(f"tpad=start={black}:color=black")
+        return self._encode_decode(",".join(chain), 18, w, h)
+
+
+def true_bg(fg_frame: int, black: int = 0) -> int:
+    """The bg frame fg frame `fg_frame` shows (fg frames after `black` black ones)."""
+    return START + round((fg_frame - black) * RATE / FG_RATE)
+
+
+def spread(first: int, last: int, count: int = 8) -> list[int]:
+    return [int(round(i)) for i in np.linspace(first, last, count)]
+
+
+@pytest.fixture(scope="module")
+def scene(ffmpeg_exe: str, tmp_path_factory: pytest.TempPathFactory) -> Scene:
+    return Scene(ffmpeg_exe, tmp_path_factory.mktemp("spatial"), SCENE, "scene")
+
+
+@pytest.fixture(scope="module")
+def bg(scene: Scene) -> list[np.ndarray]:
+    return scene.bg()
+
+
+def run(fg: list[np.ndarray], bg: list[np.ndarray], picks: list[int], **kw: object) -> Placement:
+    return locate([fg[i] for i in picks], picks, bg, list(range(len(bg))), **kw)
+
+
+def check(found: Placement, x: int, y: int, black: int = 0) -> None:
+    assert (found.x, found.y) == (x, y), found
+    assert abs(found.bg_frame - true_bg(found.fg_frame, black)) <= 1, found
+    assert found.agreeing >= 2 and found.score >= spatial.MIN_SCORE, found
+
+
+# --- building blocks -------------------------------------------------------------------------------
+
+
+def test_shrink_is_the_block_mean() -> None:
+    luma = np.random.default_rng(1).integers(0, 256, (37, 53), dtype=np.uint8)
+    small = shrink(luma, 4)
+    blocks = luma[:36, :52].reshape(9, 4, 13, 4).mean(axis=(1, 3))
+    assert small.shape == (9, 13) and small.dtype == np.uint8
+    assert np.abs(small - blocks).max() <= 0.5
+    assert shrink(luma, 1) is luma
+
+
+@pytest.mark.parametrize(
+    ("bg_width", "fg_size", "factor"),
+    [(1920, (960, 540), 8), (1280, (640, 360), 5), (640, (240, 136), 3), (320, (160, 90), 1), (1920, (64, 36), 2)],
+)
+def test_choose_factor_aims_at_240_px_and_keeps_fg_visible(bg_width: int, fg_size: tuple, factor: int) -> None:
+    assert choose_factor(bg_width, *fg_size) == factor
+
+
+# --- finding fg in real decoded video --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "w", "h"),
+    [(101, 57, 240, 136), (0, 0, 320, 180), (W - 200, H - 120, 200, 120), (263, H - 150, 250, 150)],
+    ids=["odd-interior", "top-left", "bottom-right", "odd-x-bottom"],
+)
+def test_exact_position_and_seed(scene: Scene, bg: list[np.ndarray], x: int, y: int, w: int, h: int) -> None:
+    fg = scene.fg(x, y, w, h)
+    found = run(fg, bg, spread(0, 75))
+    check(found, x, y)
+    assert found.templates == 8 and found.agreeing >= 6
+    assert 0.85 < found.score <= 1 and found.detail > 0.5 and found.margin > 0.1
+
+
+def test_small_fg_5_percent(scene: Scene, bg: list[np.ndarray]) -> None:
+    x, y, w, h = 333, 171, 144, 80
+    assert w * h / (W * H) == pytest.approx(0.05)
+    check(run(scene.fg(x, y, w, h), bg, spread(0, 75)), x, y)
+
+
+def test_large_fg_90_percent(scene: Scene, bg: list[np.ndarray]) -> None:
+    x, y, w, h = 17, 9, 608, 342
+    assert w * h / (W * H) == pytest.approx(0.9, abs=0.01)
+    check(run(scene.fg(x, y, w, h), bg, spread(0, 75)), x, y)
+
+
+def test_soft_bg_from_a_lower_resolution(scene: Scene) -> None:
+    """bg rendered at half resolution and scaled back up, then encoded badly: fg is much sharper."""
+    soft = scene.bg(38, ",scale=320:180,scale=640:360")
+    found = run(scene.fg(101, 57, 240, 136), soft, spread(0, 75))
+    check(found, 101, 57)
+    assert found.score < 0.95  # the pair really differs
+
+
+def test_bg_320x180_is_searched_unshrunk(scene: Scene, bg: list[np.ndarray]) -> None:
+    """bg and fg at half size (320x180 bg: shrink factor 1); the crop was at even coordinates."""
+    assert choose_factor(W // 2, 120, 68) == 1
+    half = [cv2.resize(frame, (W // 2, H // 2), interpolation=cv2.INTER_AREA) for frame in bg]
+    fg = [cv2.resize(frame, (120, 68), interpolation=cv2.INTER_AREA) for frame in scene.fg(100, 56, 240, 136)]
+    check(run(fg, half, spread(0, 75)), 50, 28)
+
+
+def test_every_third_bg_frame(scene: Scene, bg: list[np.ndarray]) -> None:
+    """A caller may pass every k-th bg frame: the seed is then one of those, within k/2 + 1 of the truth."""
+    fg = scene.fg(101, 57, 240, 136)
+    picks, kept = spread(0, 75), list(range(0, FRAMES, 3))
+    found = locate([fg[i] for i in picks], picks, [bg[i] for i in kept], kept)
+    assert (found.x, found.y) == (101, 57) and found.bg_frame % 3 == 0
+    assert abs(found.bg_frame - true_bg(found.fg_frame)) <= 2
+
+
+@pytest.mark.parametrize(("x", "y"), [(151, 67), (151, -28)], ids=["inside", "bars-above-bg"])
+def test_letterboxed_fg(scene: Scene, bg: list[np.ndarray], x: int, y: int) -> None:
+    """28 px black bars inside the top and bottom of a 320x226 fg (a quarter of it); the picture
+    between them is part of bg. With the picture flush with bg's top, the top bar hangs above bg and
+    fg's top-left is at y = -28."""
+    found = run(scene.fg(x, y, 320, 226, bars=28), bg, spread(0, 75))
+    check(found, x, y)
+    assert found.score > 0.9  # bars left in the template would cost a quarter of the correlation
+
+
+def test_black_opening_is_skipped(scene: Scene, bg: list[np.ndarray]) -> None:
+    fg = scene.fg(101, 57, 240, 136, black=20)
+    assert max(frame.max() for frame in fg[:20]) < 30  # the opening is black
+    picks = spread(0, 75)  # 0 and 11 are black, 6 picks are not
+    found = run(fg, bg, picks)
+    check(found, 101, 57, black=20)
+    assert found.templates == 6 and found.fg_frame >= 20
+    with pytest.raises(VidkompyError, match="no usable frame.*nearly uniform"):
+        run(fg, bg, [0, 5, 10, 15, 19])
+
+
+def test_not_found_is_one_clear_line(ffmpeg_exe: str, scene: Scene, bg: list[np.ndarray], tmp_path: Path) -> None:
+    other = Scene(ffmpeg_exe, tmp_path, OTHER, "other")
+    # the first pair scores 0.73 (a smooth corner of the test pattern fits somewhere): only detail tells
+    for fg, in_bg in ((other.fg(W - 200, H - 120, 200, 120), bg), (scene.fg(333, 171, 144, 80), other.bg())):
+        with pytest.raises(VidkompyError) as caught:
+            run(fg, in_bg, spread(0, 75))
+        message = str(caught.value)
+        assert "\n" not in message
+        assert message.startswith("fg not found in bg (best match ")
+        assert message.endswith("; check the inputs or give --x/--y)")
+        forced = run(fg, in_bg, spread(0, 75), min_score=0)  # force: accept whatever fits best
+        assert forced.detail < spatial.MIN_DETAIL and f"x={forced.x},y={forced.y}" in message
+
+
+def test_streaming_api_needs_few_full_frames(scene: Scene, bg: list[np.ndarray]) -> None:
+    """locate_small: the caller keeps shrunk bg frames; full frames only on request, and it may have
+    dropped some (here every odd one): the refine then uses the next-best frame it has."""
+    fg = scene.fg(101, 57, 240, 136)
+    factor = choose_factor(W, 240, 136)
+    small = [shrink(frame, factor) for frame in bg]
+    asked: list[int] = []
+
+    def get_full(index: int) -> np.ndarray | None:
+        asked.append(index)
+        return bg[index] if index % 2 == 0 else None
+
+    picks = spread(0, 75)
+    found = locate_small([fg[i] for i in picks], picks, small, list(range(len(bg))), get_full, factor=factor)
+    assert (found.x, found.y) == (101, 57) and found.bg_frame % 2 == 0
+    assert abs(found.bg_frame - true_bg(found.fg_frame)) <= 2
+    served = {index for index in asked if index % 2 == 0}
+    assert len(served) <= spatial.REFINE_TRIES * found.templates + 2
+
+
+def test_coarse_search_does_not_scan_every_frame(
+    scene: Scene, bg: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """450 bg frames (15 s at 30 fps) x 8 templates: about 2 * sqrt(n / 2) coarse matches per template."""
+    calls = []
+    real = cv2.matchTemplate
+
+    def counted(*args: object, **kw: object) -> np.ndarray:
+        calls.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(spatial.cv2, "matchTemplate", counted)
+    horizon = bg * 3
+    picks = spread(0, 75)
+    fg = scene.fg(101, 57, 240, 136)
+    found = locate([fg[i] for i in picks], picks, horizon, list(range(len(horizon))))
+    assert (found.x, found.y) == (101, 57)
+    assert len(calls) < 8 * 100  # a full scan would be 8 * 450
+
+
+def test_fg_larger_than_bg_is_refused(bg: list[np.ndarray]) -> None:
+    big = [np.zeros((H + 2, W), np.uint8)]
+    with pytest.raises(VidkompyError, match="larger than bg"):
+        locate(big, [0], bg[:5], list(range(5)))
