@@ -1,0 +1,113 @@
+"""Memory benchmark: peak RSS of vidkompy-stream must not grow with the length of the input.
+
+Each run streams synthetic 1080p inputs through pipes, so no long file is ever written: bg is ffmpeg's
+testsrc2 (30 fps) written as y4m into a FIFO given as --bg, fg is the centred 2/3 crop of the same source
+2 s later at 25 fps, fed as y4m on stdin (--fg -); the output y4m goes to /dev/null:
+
+  ffmpeg -f lavfi -i testsrc2=... -f yuv4mpegpipe FIFO &
+  ffmpeg -f lavfi -i testsrc2=... -vf trim,fps,crop -f yuv4mpegpipe - | vidkompy-stream --fg - --bg FIFO -o - >/dev/null
+
+The tool runs in-process through a small wrapper that reports getrusage(RUSAGE_SELF).ru_maxrss at exit;
+/proc/PID/status is also sampled (VmRSS peak, last VmHWM) for the tool and, summed, for the two ffmpeg
+feeders (in this pipe form the tool spawns no ffmpeg children of its own). The ratio of the tool's peak
+RSS for the longest input to the shortest should be ~1.0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from _bench import OFFSET, Geometry, RssSampler, ff, note, parse_size, print_json, print_table, progress_frames
+
+WRAPPER = """\
+import json, resource, sys
+from vidkompy_stream.cli import run
+code = run(sys.argv[2:])
+with open(sys.argv[1], "w") as f:
+    json.dump({"code": code, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}, f)
+sys.exit(code)
+"""
+MIB = 1024  # KiB per MiB
+
+
+def run_once(geo: Geometry, minutes: float, interval: float) -> dict[str, object]:
+    """Stream `minutes` of fg through the tool; return frames, wall time and peak RSS figures (MiB)."""
+    seconds = minutes * 60
+    with tempfile.TemporaryDirectory(prefix="vidkompy-mem-") as tmp:
+        fifo, report, progress = (os.path.join(tmp, name) for name in ("bg.y4m", "rusage.json", "fg.progress"))
+        os.mkfifo(fifo)
+        bg_cmd = ff("-y", "-f", "lavfi", "-i", geo.source(seconds + OFFSET + 1), "-f", "yuv4mpegpipe", fifo)
+        fg_cmd = ff("-progress", progress, "-f", "lavfi", "-i", geo.source(seconds + OFFSET), "-vf", geo.fg_filter(),
+                    "-f", "yuv4mpegpipe", "-")
+        tool_cmd = [sys.executable, "-c", WRAPPER, report, "--fg", "-", "--bg", fifo, *geo.tool_args(), "-o", "-"]
+        with RssSampler(interval) as sampler:
+            started = time.perf_counter()
+            # bg runs a little longer than fg needs, so it ends on a broken pipe: its stderr is expected noise
+            quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+            bg = subprocess.Popen(bg_cmd, **quiet)
+            fg = subprocess.Popen(fg_cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+            tool = subprocess.Popen(tool_cmd, stdin=fg.stdout, stdout=subprocess.DEVNULL)
+            fg.stdout.close()  # type: ignore[union-attr]
+            sampler.watch("tool", tool.pid)
+            sampler.watch("feeders", bg.pid)
+            sampler.watch("feeders", fg.pid)
+            code = tool.wait()
+            elapsed = time.perf_counter() - started
+            fg.wait()
+            try:
+                bg.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                bg.kill()
+                bg.wait()
+        if code != 0:
+            raise SystemExit(f"vidkompy-stream failed with exit code {code}")
+        with open(report) as f:
+            maxrss = json.load(f)["maxrss_kib"]
+        frames = progress_frames(progress)
+    return {
+        "minutes": minutes, "frames": frames, "seconds": round(elapsed, 2), "fps": round(frames / elapsed, 2),
+        "tool_maxrss_mib": round(maxrss / MIB, 1),
+        "tool_sampled_rss_mib": round(sampler.peak_rss.get("tool", 0) / MIB, 1),
+        "tool_vmhwm_mib": round(sampler.peak_hwm("tool") / MIB, 1),
+        "feeders_sampled_rss_mib": round(sampler.peak_rss.get("feeders", 0) / MIB, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", default="1,10",
+                        help="input lengths in minutes, comma separated (default: %(default)s)")
+    parser.add_argument("--quick", action="store_true", help="use --minutes 0.5,2")
+    parser.add_argument("--size", default="1920x1080", help="bg size WxH (default: %(default)s)")
+    parser.add_argument("--interval", type=float, default=0.05, help="RSS sampling period, s (default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    args = parser.parse_args()
+    minutes = [0.5, 2.0] if args.quick else [float(m) for m in args.minutes.split(",")]
+    geo = Geometry(*parse_size(args.size))
+    note("warm-up run (Numba JIT cache)")
+    run_once(geo, 2 / 60, args.interval)
+    rows = []
+    for m in minutes:
+        note(f"{geo.label}, {m:g} min ...")
+        rows.append(run_once(geo, m, args.interval))
+        note(f"  {rows[-1]}")
+    ratio = round(rows[-1]["tool_maxrss_mib"] / rows[0]["tool_maxrss_mib"], 3)  # type: ignore[operator]
+    if args.json:
+        print_json({"size": geo.label, "results": rows, "maxrss_ratio_longest_to_shortest": ratio})
+        return
+    print_table(
+        ["input", "frames", "seconds", "fps", "tool maxrss MiB", "tool VmRSS peak", "tool VmHWM", "ffmpeg feeders"],
+        [[f"{geo.label} {r['minutes']:g} min", r["frames"], r["seconds"], r["fps"], r["tool_maxrss_mib"],
+          r["tool_sampled_rss_mib"], r["tool_vmhwm_mib"], r["feeders_sampled_rss_mib"]] for r in rows],
+    )
+    print(f"tool peak RSS, {minutes[-1]:g} min / {minutes[0]:g} min: {ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()
