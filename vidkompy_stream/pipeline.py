@@ -157,6 +157,7 @@ def run(opts: Options, exe: str) -> Summary:
                     position = (decision.x, decision.y)
                 composer.paste(out, fg_ring.frame(i), position)
                 if sink is None:
+                    log.debug("first output frame after reading %d fg and %d bg frames", fg_ring.end, bg_ring.end)
                     sink = _open_sink(opts, exe, out_fmt, group, fg, bg, decision)
                 sink.write(out)
                 if map_out is not None:
