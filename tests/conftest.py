@@ -4,11 +4,12 @@ Every CLI run gets a unique environment tag that its ffmpeg children inherit; af
 /proc for processes still carrying the tag, so a test fails if any child outlived the tool.
 """
 
+import logging
 import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -103,8 +104,14 @@ def run_tool(tmp_path: Path) -> RunTool:
 
 
 @pytest.fixture(autouse=True)
-def _package_logs_reach_caplog(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An in-process CLI run stops package logs propagating (the CLI prints them itself); undo that."""
-    import logging
-
-    monkeypatch.setattr(logging.getLogger("vidkompy_stream"), "propagate", True)
+def _package_logs_reach_caplog() -> Iterator[None]:
+    """An in-process CLI run sets the package logger's level, handler and propagation; undo that."""
+    logger = logging.getLogger("vidkompy_stream")
+    saved = (logger.level, logger.handlers[:], logger.propagate)
+    logger.setLevel(logging.NOTSET)
+    logger.handlers[:] = []
+    logger.propagate = True
+    yield
+    logger.setLevel(saved[0])
+    logger.handlers[:] = saved[1]
+    logger.propagate = saved[2]
