@@ -98,6 +98,41 @@ class Composer:
         self.compositor.paste(self.bg.plane_views(out), self.fg.plane_views(fg_frame))
 
 
+class BgFollower:
+    """Reads bg forward to whichever frame fg needs; once bg has ended, holds its last frame (warning once)."""
+
+    def __init__(self, ring: FrameRing, spec: str) -> None:
+        self.ring, self.spec = ring, spec
+        self.held = 0
+
+    def copy_frame(self, index: int, out: np.ndarray, fg_frame: int) -> int:
+        """Copy bg frame `index` (or the last one, if bg ended before it) into `out`; return the index shown."""
+        self.ring.release_before(index)
+        if self.ring.fill_to(index):
+            np.copyto(out, self.ring.frame(index))
+            return index
+        if self.ring.end == 0:
+            raise VidkompyError(f"bg has no frames: {self.spec}")
+        if self.held == 0:
+            log.warning("bg ends at frame %d before fg frame %d needs bg frame %d: holding the last bg frame",
+                        self.ring.end - 1, fg_frame, index)
+        self.held += 1
+        np.copyto(out, self.ring.last())
+        return self.ring.end - 1
+
+
+def _timing(opts: Options, fg_rate: Fraction, bg_rate: Fraction,
+            stack: contextlib.ExitStack) -> MapTiming | OffsetTiming:
+    """The given timing: a mapping file to replay (read as the run goes), else a constant offset."""
+    if opts.map_in is None:
+        return OffsetTiming(fg_rate, bg_rate, _offset(opts))
+    try:
+        stream = stack.enter_context(open(opts.map_in, newline=""))
+    except OSError as exc:
+        raise VidkompyError(f"--map-in: cannot read {opts.map_in}: {exc.strerror}") from None
+    return MapTiming(read_mapping(stream, opts.map_in), fg_rate, bg_rate, opts.map_in)
+
+
 def _progress(opts: Options, fg: Source) -> tqdm:
     total = None
     if fg.info and fg.info.duration:
@@ -120,18 +155,11 @@ def run(opts: Options, exe: str) -> Summary:
                  bgf.size_text, bgf.rate_text, bg.spec)
         position = default_position(opts, fgf, bgf)
         composer = Composer(fgf, bgf, opts.feather, position)
-        if opts.map_in is not None:
-            try:
-                map_stream = stack.enter_context(open(opts.map_in, newline=""))
-            except OSError as exc:
-                raise VidkompyError(f"--map-in: cannot read {opts.map_in}: {exc.strerror}") from None
-            timing: MapTiming | OffsetTiming = MapTiming(read_mapping(map_stream, opts.map_in), fgf.rate, bgf.rate,
-                                                         opts.map_in)
-        else:
-            timing = OffsetTiming(fgf.rate, bgf.rate, _offset(opts))
+        timing = _timing(opts, fgf.rate, bgf.rate, stack)
         out_fmt = dataclasses.replace(bgf, rate=fgf.rate)
         summary = Summary(x=position[0], y=position[1])
-        fg_ring, bg_ring = FrameRing(fg.reader, 1), FrameRing(bg.reader, 1)
+        fg_ring = FrameRing(fg.reader, 1)
+        follower = BgFollower(FrameRing(bg.reader, 1), bg.spec)
         out = out_fmt.new_frame()
         sink: Sink | None = None
         map_out = MappingWriter(opts.map_out) if opts.map_out else None
@@ -140,24 +168,13 @@ def run(opts: Options, exe: str) -> Summary:
             i = 0
             while fg_ring.fill_to(i):
                 decision = timing.decide(i)
-                j = decision.bg_frame
-                bg_ring.release_before(j)
-                if bg_ring.fill_to(j):
-                    np.copyto(out, bg_ring.frame(j))
-                else:
-                    if bg_ring.end == 0:
-                        raise VidkompyError(f"bg has no frames: {bg.spec}")
-                    if summary.bg_held == 0:
-                        log.warning("bg ends at frame %d before fg frame %d needs bg frame %d: holding the last "
-                                    "bg frame", bg_ring.end - 1, i, j)
-                    summary.bg_held += 1
-                    j = bg_ring.end - 1
-                    np.copyto(out, bg_ring.last())
+                j = follower.copy_frame(decision.bg_frame, out, i)
                 if decision.x is not None and decision.y is not None:
                     position = (decision.x, decision.y)
                 composer.paste(out, fg_ring.frame(i), position)
                 if sink is None:
-                    log.debug("first output frame after reading %d fg and %d bg frames", fg_ring.end, bg_ring.end)
+                    log.debug("first output frame after reading %d fg and %d bg frames", fg_ring.end,
+                              follower.ring.end)
                     sink = _open_sink(opts, exe, out_fmt, group, fg, bg, decision)
                 sink.write(out)
                 if map_out is not None:
@@ -168,7 +185,7 @@ def run(opts: Options, exe: str) -> Summary:
             if sink is None:
                 raise VidkompyError(f"fg has no frames: {fg.spec}")
             fg.finish()
-            if bg_ring.eof:
+            if follower.ring.eof:
                 bg.finish()
             sink.finish()
             if map_out is not None:
@@ -180,7 +197,8 @@ def run(opts: Options, exe: str) -> Summary:
                 map_out.abort()
             raise
         summary.frames = i
-        summary.bg_frames_read = bg_ring.end
+        summary.bg_frames_read = follower.ring.end
+        summary.bg_held = follower.held
         summary.seconds = time.monotonic() - started
         return summary
 
