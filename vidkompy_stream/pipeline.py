@@ -20,6 +20,7 @@ from .composite import Compositor
 from .errors import VidkompyError
 from .framering import FrameRing
 from .inputs import Source, open_source
+from .layout import LayoutConverter
 from .mapping import Decision, MappingWriter, read_mapping
 from .options import Options
 from .outputs import AudioSource, EncoderSettings, EncoderSink, Sink, Y4MSink
@@ -42,15 +43,18 @@ class Summary:
     y: int = 0
 
 
-def check_formats(fg: Y4MFormat, bg: Y4MFormat) -> None:
-    """fg and bg must share a plane layout, and fg must fit inside bg."""
-    if fg.subsampling != bg.subsampling:
-        raise VidkompyError(
-            f"fg is C{fg.colorspace} but bg is C{bg.colorspace}: give both inputs the same chroma layout "
-            "(e.g. decode both with -pix_fmt yuv420p)"
-        )
+def check_sizes(fg: Y4MFormat, bg: Y4MFormat) -> None:
+    """fg must fit inside bg."""
     if fg.width > bg.width or fg.height > bg.height:
         raise VidkompyError(f"fg {fg.size_text} is larger than bg {bg.size_text}")
+
+
+def layout_converter(fg: Y4MFormat, bg: Y4MFormat) -> LayoutConverter | None:
+    """A converter when fg's chroma layout differs from bg's (only y4m inputs can differ)."""
+    if fg.subsampling == bg.subsampling:
+        return None
+    log.info("fg is C%s and bg C%s: fg chroma is resampled to bg's layout", fg.colorspace, bg.colorspace)
+    return LayoutConverter(fg, bg.colorspace)
 
 
 def default_position(opts: Options, fg: Y4MFormat, bg: Y4MFormat) -> tuple[int, int]:
@@ -150,11 +154,12 @@ def run(opts: Options, exe: str) -> Summary:
         bg = open_source("bg", opts.bg, exe, opts.pix_fmt, group)
         stack.callback(bg.close)
         fgf, bgf = fg.reader.format, bg.reader.format
-        check_formats(fgf, bgf)
+        check_sizes(fgf, bgf)
         log.info("fg %s @ %s fps (%s), bg %s @ %s fps (%s)", fgf.size_text, fgf.rate_text, fg.spec,
                  bgf.size_text, bgf.rate_text, bg.spec)
         position = default_position(opts, fgf, bgf)
-        composer = Composer(fgf, bgf, opts.feather, position)
+        converter = layout_converter(fgf, bgf)
+        composer = Composer(converter.format if converter else fgf, bgf, opts.feather, position)
         timing = _timing(opts, fgf.rate, bgf.rate, stack)
         out_fmt = dataclasses.replace(bgf, rate=fgf.rate)
         summary = Summary(x=position[0], y=position[1])
@@ -171,7 +176,8 @@ def run(opts: Options, exe: str) -> Summary:
                 j = follower.copy_frame(decision.bg_frame, out, i)
                 if decision.x is not None and decision.y is not None:
                     position = (decision.x, decision.y)
-                composer.paste(out, fg_ring.frame(i), position)
+                fg_frame = fg_ring.frame(i)
+                composer.paste(out, converter.convert(fg_frame) if converter else fg_frame, position)
                 if sink is None:
                     log.debug("first output frame after reading %d fg and %d bg frames", fg_ring.end,
                               follower.ring.end)
