@@ -4,11 +4,10 @@ For each output frame i:
   * fg: the truth rect of the output against fg frame i, as luma PSNR. A misplaced or damaged fg
     scores low. The rect's outer `margin` pixels are left out, so a feathered edge costs nothing.
   * timing: the output outside the rect (grown by `margin`) against the bg frames within `window`
-    frames of the truth set. The bg frame with the lowest MSE is the one the tool used. It is right
-    when it is in the truth set, or when it is indistinguishable from a truth frame: its MSE is within
-    `eps` of the best truth frame's (static footage shows the same pixels in several bg frames).
-    The error is its distance in bg frames from the truth set (0 when right); it is capped by the
-    window, so errors at the cap are lower bounds.
+    frames of the truth set. The bg frames whose MSE is within `eps` of the lowest are those the tool
+    may have used: the pixels cannot tell them apart (static footage, or bg repeating a source frame).
+    The error is the smallest distance in bg frames from one of them to the truth set (0 when a truth
+    frame is among them); it is capped by the window, so errors at the cap are lower bounds.
 The output went through a lossy encoder, so frames are matched by least MSE, never by equality.
 Three decoders run at once (output, fg, bg); bg frames sit in a ring of window size.
 
@@ -146,9 +145,11 @@ def score_video(truth: Truth, output: str, exe: str, *, margin: int = 4, window:
             mse = np.array([cv2.norm(out_luma, bg_luma(ring.frame(j))[0], cv2.NORM_L2SQR, mask) / area
                             for j in range(first, last + 1)])
             best = first + int(np.argmin(mse))
-            error = set_distance(best, lo, hi)
-            if error and mse[lo - first : hi - first + 1].min() - mse[best - first] <= eps:
-                error = 0
+            # The tool's frame is one of those the pixels cannot tell from the best match (a truth frame
+            # among them makes it right; repeated bg copies of one source frame make the nearest count).
+            alike = first + np.flatnonzero(mse - mse[best - first] <= eps)
+            error = min(set_distance(int(j), lo, hi) for j in alike)
+            if error < set_distance(best, lo, hi):
                 indistinguishable += 1
             elif error and ((best == first > 0) or (best == last < truth.bg_frames - 1)):
                 capped += 1  # the tool's frame may lie beyond the window: the error is a lower bound
