@@ -10,18 +10,24 @@ import numba
 import numpy as np
 
 
+@numba.njit(cache=True, inline="always")
+def _mix(fa: np.uint8, fb: np.uint8, fc: np.uint8, fd: np.uint8, bg: np.uint8, alpha: np.uint8) -> np.uint8:
+    """The mean of four fg taps (half up), blended over bg: (v*a + bg*(255-a) + 127) // 255."""
+    a = np.uint32(alpha)
+    v = (np.uint32(fa) + np.uint32(fb) + np.uint32(fc) + np.uint32(fd) + np.uint32(2)) >> 2
+    t = v * a + np.uint32(bg) * (np.uint32(255) - a) + np.uint32(127)
+    return np.uint8((t + np.uint32(1) + (t >> 8)) >> 8)  # == t // 255 for all t <= 255*255 + 127
+
+
 @numba.njit(cache=True)
 def _blend_gather(
     out: np.ndarray, ra: np.ndarray, rb: np.ndarray, arow: np.ndarray, c0: np.ndarray, c1: np.ndarray, j0: int, j1: int
 ) -> None:
     """Blend columns [j0, j1) of one row, with taps gathered through c0/c1."""
     for j in range(j0, j1):
-        a = np.uint32(arow[j])
         ja = c0[j]
         jb = c1[j]
-        v = (np.uint32(ra[ja]) + np.uint32(ra[jb]) + np.uint32(rb[ja]) + np.uint32(rb[jb]) + np.uint32(2)) >> 2
-        t = v * a + np.uint32(out[j]) * (np.uint32(255) - a) + np.uint32(127)
-        out[j] = np.uint8((t + np.uint32(1) + (t >> 8)) >> 8)  # == t // 255 for all t <= 255*255 + 127
+        out[j] = _mix(ra[ja], ra[jb], rb[ja], rb[jb], out[j], arow[j])
 
 
 @numba.njit(cache=True)
@@ -39,10 +45,7 @@ def _blend_affine(
     b0 = rb[c0[j0] : c0[j0] + n]
     b1 = rb[c1[j0] : c1[j0] + n]
     for j in range(n):
-        a = np.uint32(al[j])
-        v = (np.uint32(a0[j]) + np.uint32(a1[j]) + np.uint32(b0[j]) + np.uint32(b1[j]) + np.uint32(2)) >> 2
-        t = v * a + np.uint32(o[j]) * (np.uint32(255) - a) + np.uint32(127)
-        o[j] = np.uint8((t + np.uint32(1) + (t >> 8)) >> 8)
+        o[j] = _mix(a0[j], a1[j], b0[j], b1[j], o[j], al[j])
 
 
 @numba.njit(cache=True)
