@@ -66,7 +66,7 @@ def offset_engine(truth: Truth, output: str) -> Command:
     x, y = truth.rect[:2]
     csv = os.path.splitext(output)[0] + ".csv"
     return Command([*TOOL, "--fg", truth.fg_path, "--bg", truth.bg_path, "--x", str(x), "--y", str(y),
-                    "--offset", repr(float(truth_offset(truth))), "--map-out", csv, "-o", output, "-y", "-q"],
+                    "--offset", str(truth_offset(truth)), "--map-out", csv, "-o", output, "-y", "-q"],
                    map_out=csv)
 
 

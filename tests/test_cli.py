@@ -63,6 +63,7 @@ def test_version(run_tool: RunTool) -> None:
         (["--fg", "a", "--bg", "b", "--x", "3"], "give --x and --y together"),
         (["--fg", "a", "--bg", "b", "--offset", "1", "--map-in", "m.csv"], "--offset and --map-in"),
         (["--fg", "a", "--bg", "b", "--feather", "-2"], "--feather must not be negative"),
+        (["--fg", "a", "--bg", "b", "--offset", "1/0"], "argument --offset: not a number of seconds: '1/0'"),
         (["--fg", "a", "--bg", "b", "--frobnicate"], "unrecognized arguments: --frobnicate"),
         (["--fg", "a", "--bg", "b", "--audio", "left"], "invalid choice: 'left'"),
         (["--demo", "--fg", "a"], "--demo makes its own inputs"),

@@ -11,6 +11,7 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Callable
+from fractions import Fraction
 from typing import TypeVar
 
 from .errors import VidkompyError
@@ -32,7 +33,7 @@ class DemoPair:
     fg: str
     x: int
     y: int
-    offset: float
+    offset: Fraction
 
 
 def make_pair(exe: str, folder: str) -> DemoPair:
@@ -62,7 +63,7 @@ def make_pair(exe: str, folder: str) -> DemoPair:
         if done.returncode != 0:
             raise VidkompyError(f"demo: ffmpeg could not make {os.path.basename(path)}: "
                                 f"{done.stderr.decode(errors='replace').strip().splitlines()[-1:]}")
-    return DemoPair(bg, fg, x, y, START)
+    return DemoPair(bg, fg, x, y, Fraction(START))
 
 
 def run_demo(opts: Options, exe: str, run_pipeline: Callable[[Options, str], T]) -> T:

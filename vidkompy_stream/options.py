@@ -4,15 +4,29 @@ No `from __future__ import annotations` here: argparse-dataclass reads the field
 it understands `Optional[X]` but not `X | None`.
 """
 
+import argparse
 import dataclasses
+from collections.abc import Callable
 from dataclasses import field
+from fractions import Fraction
 from typing import Literal, Optional
 
 PIX_FMTS = ("yuv420p", "yuv422p", "yuv444p", "gray")
 
 
-def _opt(*flags: str, help: str, metavar: Optional[str] = None, default: object = None) -> object:
+def seconds(text: str) -> Fraction:
+    """A time in seconds, kept exact: a decimal (12.5) or a fraction (1001/30000), so frame rounding never drifts."""
+    try:
+        return Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r} (e.g. 12.5 or 1001/30000)") from None
+
+
+def _opt(*flags: str, help: str, metavar: Optional[str] = None, default: object = None,
+         type: Optional[Callable[[str], object]] = None) -> object:
     meta: dict[str, object] = {"help": help}
+    if type is not None:
+        meta["type"] = type
     if flags:
         meta["args"] = list(flags)
     if metavar:
@@ -33,9 +47,9 @@ class Options:
     )
     x: Optional[int] = _opt(metavar="PX", help="fg left edge in bg pixels (default: centred)")
     y: Optional[int] = _opt(metavar="PX", help="fg top edge in bg pixels (default: centred)")
-    offset: Optional[float] = _opt(
-        metavar="SEC", help="bg time = fg time + SEC; each fg frame gets the bg frame nearest that time "
-        "(default: 0, both start together)"
+    offset: Optional[Fraction] = _opt(
+        metavar="SEC", type=seconds, help="bg time = fg time + SEC (decimal or exact fraction, e.g. 1001/30000); "
+        "each fg frame gets the bg frame nearest that time (default: 0, both start together)"
     )
     map_in: Optional[str] = _opt(
         metavar="CSV", help="replay a mapping: rows fg_frame,bg_frame[,confidence][,x,y] (from --map-out)"

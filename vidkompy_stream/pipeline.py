@@ -65,7 +65,7 @@ def default_position(opts: Options, fg: Y4MFormat, bg: Y4MFormat) -> tuple[int, 
 
 
 def _offset(opts: Options) -> Fraction:
-    return Fraction(repr(opts.offset)) if opts.offset is not None else Fraction(0)
+    return opts.offset if opts.offset is not None else Fraction(0)
 
 
 def choose_audio(opts: Options, fg: Source, bg: Source, first: Decision) -> AudioSource | None:
