@@ -17,6 +17,10 @@ import pytest
 from tests.conftest import TAG, RunTool, index_source, leftover_processes, make_y4m
 
 
+#: bg's scene, and where the fg crop of it sits (found by the spatial search in runs without --x/--y).
+SCENE, FG_X, FG_Y = "testsrc2=size=96x64", 40, 30
+
+
 @pytest.fixture(scope="module")
 def clips(ffmpeg_exe: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("cli")
@@ -24,8 +28,8 @@ def clips(ffmpeg_exe: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     (folder / "empty.y4m").write_bytes(b"YUV4MPEG2 W32 H16 F25:1 C420jpeg\n")
     (folder / "deep.y4m").write_bytes(b"YUV4MPEG2 W32 H16 F25:1 C420p10\n")
     return {
-        "bg": make_y4m(ffmpeg_exe, folder / "bg.y4m", index_source("96x64", "30", 20)),
-        "fg": make_y4m(ffmpeg_exe, folder / "fg.y4m", index_source("32x16", "25", 10)),
+        "bg": make_y4m(ffmpeg_exe, folder / "bg.y4m", f"{SCENE}:rate=30,trim=end_frame=20"),
+        "fg": make_y4m(ffmpeg_exe, folder / "fg.y4m", f"{SCENE}:rate=25,crop=32:16:{FG_X}:{FG_Y},trim=end_frame=10"),
         "big": make_y4m(ffmpeg_exe, folder / "big.y4m", index_source("128x64", "25", 2)),
         "notes": folder / "notes.txt",
         "empty": folder / "empty.y4m",
@@ -134,7 +138,7 @@ def test_closed_downstream_pipe_is_quiet(ffmpeg_exe: str, clips: dict[str, Path]
     """`| head -c N` closes our stdout mid-run: exit 141 as a C filter would, nothing on stderr."""
     tag = uuid.uuid4().hex
     feed = subprocess.list2cmdline(lavfi_feed(ffmpeg_exe, "32x16"))
-    script = (f"{feed} | {sys.executable} -m vidkompy_stream --bg {clips['bg']} 2> {tmp_path}/err.txt "
+    script = (f"{feed} | {sys.executable} -m vidkompy_stream --bg {clips['bg']} --x 0 --y 0 2> {tmp_path}/err.txt "
               "| head -c 100000 > /dev/null; echo ${PIPESTATUS[1]}")
     done = subprocess.run(["bash", "-c", script], capture_output=True, timeout=60, env={**os.environ, TAG: tag},
                           stdin=subprocess.DEVNULL)
@@ -149,7 +153,8 @@ def test_signal_mid_run_stops_children_and_removes_partial_output(ffmpeg_exe: st
                                                                   word: str) -> None:
     tag = uuid.uuid4().hex
     feed = subprocess.Popen(lavfi_feed(ffmpeg_exe, "32x16"), stdout=subprocess.PIPE)
-    tool = subprocess.Popen([sys.executable, "-m", "vidkompy_stream", "--bg", str(clips["bg"]), "-o", "out.mp4"],
+    tool = subprocess.Popen([sys.executable, "-m", "vidkompy_stream", "--bg", str(clips["bg"]), "-o", "out.mp4",
+                             "--x", "0", "--y", "0"],
                             stdin=feed.stdout, stderr=subprocess.PIPE, cwd=tmp_path, env={**os.environ, TAG: tag})
     try:
         deadline = time.monotonic() + 30

@@ -216,7 +216,7 @@ def test_not_found_is_one_clear_line(ffmpeg_exe: str, scene: Scene, bg: list[np.
         message = str(caught.value)
         assert "\n" not in message
         assert message.startswith("fg not found in bg (best match ")
-        assert message.endswith("; check the inputs or give --x/--y)")
+        assert message.endswith("; check the inputs, give --x/--y, or --force)")
         forced = run(fg, in_bg, spread(0, 75), min_score=0)  # force: accept whatever fits best
         assert forced.detail < spatial.MIN_DETAIL and f"x={forced.x},y={forced.y}" in message
 

@@ -31,6 +31,8 @@ examples:
   bg from a process substitution:
     ffmpeg -i fg.mp4 -f yuv4mpegpipe - | vidkompy-stream --bg <(ffmpeg -nostdin -i bg.mp4 -f yuv4mpegpipe -) -o out.mp4
   file form (decoders, encoder and audio handled):
+    vidkompy-stream --bg bg.mp4 --fg fg.mp4 -o out.mp4
+  placement and timing known (no search):
     vidkompy-stream --bg bg.mp4 --fg fg.mp4 -o out.mp4 --x 320 --y 180 --offset 12.5
   replay a saved mapping:
     vidkompy-stream --bg bg.mp4 --fg fg.mp4 --map-out map.csv -o a.mp4
@@ -89,6 +91,8 @@ def validate(opts: Options) -> None:
         raise UsageError("give --x and --y together")
     if (opts.x is not None and opts.x < 0) or (opts.y is not None and opts.y < 0):
         raise UsageError("--x and --y must not be negative")
+    if opts.search_seconds <= 0:
+        raise UsageError("--search-seconds must be positive")
     if opts.offset is not None and opts.map_in is not None:
         raise UsageError("--offset and --map-in both set the timing; give one")
     if opts.feather < 0:

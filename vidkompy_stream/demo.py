@@ -73,7 +73,5 @@ def run_demo(opts: Options, exe: str, run_pipeline: Callable[[Options, str], T])
         log.info("demo: bg %s %s fps %.0f s (440 Hz tone); fg a %dx%d crop at (%d, %d), %s fps, %.0f s, "
                  "starting %.1f s into bg (880 Hz tone)", SIZE, BG_RATE, BG_SECONDS, CROP[0], CROP[1], pair.x,
                  pair.y, FG_RATE, FG_SECONDS, pair.offset)
-        log.info("demo: placement and timing are given (--x %d --y %d --offset %.1f) until automatic alignment "
-                 "lands", pair.x, pair.y, pair.offset)
-        job = dataclasses.replace(opts, fg=pair.fg, bg=pair.bg, x=pair.x, y=pair.y, offset=pair.offset)
+        job = dataclasses.replace(opts, fg=pair.fg, bg=pair.bg)
         return run_pipeline(job, exe)

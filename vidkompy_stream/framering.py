@@ -1,8 +1,10 @@
 """A bounded ring of frame buffers over a y4m stream, addressed by absolute frame index.
 
-This is the memory model of the whole tool: each stream owns `capacity` preallocated frame slots, set
-by the lookahead the consumer needs, never by the video's length. Frames are read on demand with
-`readinto` straight into their slot; releasing frames lets later reads reuse the slots.
+This is the memory model of the whole tool: each stream owns at most `capacity` frame slots, set by
+the lookahead the consumer needs, never by the video's length. Frames are read on demand with
+`readinto` straight into their slot; releasing frames lets later reads reuse the slots. Slots are
+reused last-freed-first from one block reserved up front, so a ring sized for a rare peak (the spatial
+search holds a second of fg) costs resident memory only for the frames held at once, not `capacity`.
 """
 
 import numpy as np
@@ -19,6 +21,9 @@ class FrameRing:
         self.reader = reader
         self.capacity = capacity
         self.slots = np.empty((capacity, reader.format.frame_size), dtype=np.uint8)
+        self._free = list(range(capacity - 1, -1, -1))  # pop() takes the most recently freed slot
+        self._held: dict[int, int] = {}  # frame index -> slot, for frames [start, end)
+        self._last = 0  # slot of the newest frame read
         self.start = 0
         self.end = 0
         self.eof = False
@@ -30,13 +35,20 @@ class FrameRing:
         that is how a consumer skips forward without holding what it skips.
         """
         while self.end <= index and not self.eof:
-            if self.end - self.start >= self.capacity:
+            if not self._free:
                 raise OverflowError(
                     f"frame {index} needs more than {self.capacity} buffered frames (holding {self.start}..)"
                 )
-            if self.reader.readinto(self.slots[self.end % self.capacity]):
+            slot = self._free.pop()
+            if self.reader.readinto(self.slots[slot]):
+                self._last = slot
+                if self.end >= self.start:
+                    self._held[self.end] = slot
+                else:
+                    self._free.append(slot)
                 self.end += 1
             else:
+                self._free.append(slot)
                 self.eof = True
         return index < self.end
 
@@ -44,14 +56,16 @@ class FrameRing:
         """The flat buffer of a held frame (a view into its slot, valid until the slot is reused)."""
         if not self.start <= index < self.end:
             raise IndexError(f"frame {index} is not held (holding {self.start}..{self.end - 1})")
-        return self.slots[index % self.capacity]
+        return self.slots[self._held[index]]
 
     def last(self) -> np.ndarray:
-        """The newest frame read, still intact in its slot even if released (nothing overwrote it)."""
+        """The newest frame read, still intact in its slot even if released (no read has happened since)."""
         if self.end == 0:
             raise IndexError("no frame has been read")
-        return self.slots[(self.end - 1) % self.capacity]
+        return self.slots[self._last]
 
     def release_before(self, index: int) -> None:
         """Let go of frames below `index`; `index` may lie beyond what has been read (a skip)."""
+        for held in range(self.start, min(index, self.end)):
+            self._free.append(self._held.pop(held))
         self.start = max(self.start, index)

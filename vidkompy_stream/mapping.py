@@ -83,6 +83,10 @@ class MappingWriter:
         self.writer = csv.writer(self.stream, lineterminator="\n")
         self.writer.writerow(HEADER)
 
+    def comment(self, text: str) -> None:
+        """A `# text` line after the header (readers skip it): how the run found what it used."""
+        self.stream.write(f"# {text}\n")
+
     def write(self, d: Decision) -> None:
         conf = "" if d.confidence is None else f"{d.confidence:.4f}"
         pos = ("", "") if d.x is None else (d.x, d.y)

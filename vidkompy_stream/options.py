@@ -45,8 +45,13 @@ class Options:
         "-o", "--output", metavar="OUT", help="output file (encoded by ffmpeg), or - for y4m on stdout "
         "(default: - when stdout is not a terminal)"
     )
-    x: Optional[int] = _opt(metavar="PX", help="fg left edge in bg pixels (default: centred)")
-    y: Optional[int] = _opt(metavar="PX", help="fg top edge in bg pixels (default: centred)")
+    x: Optional[int] = _opt(metavar="PX", help="fg left edge in bg pixels (default: found by searching bg)")
+    y: Optional[int] = _opt(metavar="PX", help="fg top edge in bg pixels (default: found by searching bg)")
+    search_seconds: Fraction = _opt(
+        metavar="SEC", type=seconds, default=Fraction(30), help="look for fg's first frames in this much of bg's "
+        "start; the search stops as soon as fg is found (default: 30)"
+    )
+    force: bool = _opt(default=False, help="use the best placement found even if too weak to count as found")
     offset: Optional[Fraction] = _opt(
         metavar="SEC", type=seconds, help="bg time = fg time + SEC (decimal or exact fraction, e.g. 1001/30000); "
         "each fg frame gets the bg frame nearest that time (default: 0, both start together)"

@@ -23,6 +23,7 @@ from .inputs import Source, open_source
 from .layout import LayoutConverter
 from .mapping import Decision, MappingWriter, read_mapping
 from .options import Options
+from .placement import Found, PlacementSearch, fg_ring_capacity
 from .outputs import AudioSource, EncoderSettings, EncoderSink, Sink, Y4MSink
 from .processes import ChildGroup
 from .timing import MapTiming, OffsetTiming
@@ -41,6 +42,7 @@ class Summary:
     seconds: float = 0.0
     x: int = 0
     y: int = 0
+    search: Found | None = None
 
 
 def check_sizes(fg: Y4MFormat, bg: Y4MFormat) -> None:
@@ -57,20 +59,8 @@ def layout_converter(fg: Y4MFormat, bg: Y4MFormat) -> LayoutConverter | None:
     return LayoutConverter(fg, bg.colorspace)
 
 
-def default_position(opts: Options, fg: Y4MFormat, bg: Y4MFormat) -> tuple[int, int]:
-    """--x/--y, else centred (spatial alignment will replace this default)."""
-    x = opts.x if opts.x is not None else (bg.width - fg.width) // 2
-    y = opts.y if opts.y is not None else (bg.height - fg.height) // 2
-    return x, y
-
-
-def _offset(opts: Options) -> Fraction:
-    return opts.offset if opts.offset is not None else Fraction(0)
-
-
-def choose_audio(opts: Options, fg: Source, bg: Source, first: Decision) -> AudioSource | None:
-    """Audio for the file form: fg's own, else bg's shifted by where fg frame 0 sits in bg."""
-    offset = float(_offset(opts)) if opts.map_in is None else first.bg_frame / float(bg.reader.format.rate)
+def choose_audio(opts: Options, fg: Source, bg: Source, offset: float) -> AudioSource | None:
+    """Audio for the file form: fg's own, else bg's from `offset` s (bg time at fg frame 0)."""
     candidates = {
         "fg": AudioSource(fg.media, 0.0, "fg") if fg.media and fg.info and fg.info.has_audio else None,
         "bg": AudioSource(bg.media, offset, "bg") if bg.media and bg.info and bg.info.has_audio else None,
@@ -108,9 +98,19 @@ class BgFollower:
     def __init__(self, ring: FrameRing, spec: str) -> None:
         self.ring, self.spec = ring, spec
         self.held = 0
+        self.late = False
 
     def copy_frame(self, index: int, out: np.ndarray, fg_frame: int) -> int:
-        """Copy bg frame `index` (or the last one, if bg ended before it) into `out`; return the index shown."""
+        """Copy bg frame `index` (or the last one, if bg ended before it) into `out`; return the index shown.
+
+        bg never goes back: a frame released before it was asked for (only the spatial search releases
+        ahead of the timing) is replaced by the oldest frame still held, with a warning."""
+        if index < self.ring.start:
+            if not self.late:
+                log.warning("fg frame %d needs bg frame %d, already dropped: showing bg frame %d", fg_frame, index,
+                            self.ring.start)
+                self.late = True
+            index = self.ring.start
         self.ring.release_before(index)
         if self.ring.fill_to(index):
             np.copyto(out, self.ring.frame(index))
@@ -126,10 +126,12 @@ class BgFollower:
 
 
 def _timing(opts: Options, fg_rate: Fraction, bg_rate: Fraction,
-            stack: contextlib.ExitStack) -> MapTiming | OffsetTiming:
-    """The given timing: a mapping file to replay (read as the run goes), else a constant offset."""
+            stack: contextlib.ExitStack) -> MapTiming | OffsetTiming | None:
+    """The given timing: a mapping file to replay (read as the run goes), a constant offset, or None."""
+    if opts.offset is not None:
+        return OffsetTiming(fg_rate, bg_rate, opts.offset)
     if opts.map_in is None:
-        return OffsetTiming(fg_rate, bg_rate, _offset(opts))
+        return None
     try:
         stream = stack.enter_context(open(opts.map_in, newline=""))
     except OSError as exc:
@@ -145,6 +147,28 @@ def _progress(opts: Options, fg: Source) -> tqdm:
     return tqdm(total=total, unit="frame", file=sys.stderr, disable=not enabled, dynamic_ncols=True, leave=False)
 
 
+def _search(opts: Options, fg_ring: FrameRing, bg: Source, fgf: Y4MFormat) -> tuple[Found, FrameRing]:
+    """Find fg in bg (reading both); the bg ring returned holds the frames from the found start on."""
+    search = PlacementSearch(fgf, bg.reader.format, opts.search_seconds, opts.force)
+    search.take_templates(fg_ring)
+    bg_ring = FrameRing(bg.reader, search.bg_window)
+    found = search.scan(bg_ring)
+    p = found.placement
+    log.info("fg found in bg at x=%d y=%d (score %.3f, detail %.3f, margin %.3f, %d of %d templates agree); "
+             "fg frame %d is bg frame %d: bg time = fg time %+.3f s", p.x, p.y, p.score, p.detail, p.margin,
+             p.agreeing, p.templates, p.fg_frame, p.bg_frame, float(found.offset))
+    log.debug("search read %d bg frames in %.2f s (%.2f s of it matching)", found.bg_frames_read, found.seconds,
+              found.work)
+    return found, bg_ring
+
+
+def _placement_comment(found: Found) -> str:
+    p = found.placement
+    return (f"placement x={p.x} y={p.y} score={p.score:.4f} detail={p.detail:.4f} margin={p.margin:.4f} "
+            f"templates={p.agreeing}/{p.templates} seed_fg={p.fg_frame} seed_bg={p.bg_frame} "
+            f"offset={found.offset}")
+
+
 def run(opts: Options, exe: str) -> Summary:
     """Run one job as described by validated options; raise VidkompyError on failure."""
     started = time.monotonic()
@@ -157,22 +181,40 @@ def run(opts: Options, exe: str) -> Summary:
         check_sizes(fgf, bgf)
         log.info("fg %s @ %s fps (%s), bg %s @ %s fps (%s)", fgf.size_text, fgf.rate_text, fg.spec,
                  bgf.size_text, bgf.rate_text, bg.spec)
-        position = default_position(opts, fgf, bgf)
         converter = layout_converter(fgf, bgf)
-        composer = Composer(converter.format if converter else fgf, bgf, opts.feather, position)
         timing = _timing(opts, fgf.rate, bgf.rate, stack)
+        first = timing.decide(0) if timing is not None else None
+        position = (opts.x, opts.y) if opts.x is not None and opts.y is not None else None
+        if position is None and first is not None and first.x is not None and first.y is not None:
+            position = (first.x, first.y)
+        found = None
+        if position is None:
+            fg_ring = FrameRing(fg.reader, fg_ring_capacity(fgf))
+            found, bg_ring = _search(opts, fg_ring, bg, fgf)
+            position = (found.placement.x, found.placement.y)
+        else:
+            fg_ring, bg_ring = FrameRing(fg.reader, 1), FrameRing(bg.reader, 1)
+        if timing is None:
+            if found is None:
+                log.warning("no --offset: assuming fg and bg start together")
+            timing = OffsetTiming(fgf.rate, bgf.rate, found.offset if found else Fraction(0))
+            first = timing.decide(0)
+        assert first is not None
+        audio_offset = float(timing.offset) if isinstance(timing, OffsetTiming) else first.bg_frame / float(bgf.rate)
+        composer = Composer(converter.format if converter else fgf, bgf, opts.feather, position)
         out_fmt = dataclasses.replace(bgf, rate=fgf.rate)
         summary = Summary(x=position[0], y=position[1])
-        fg_ring = FrameRing(fg.reader, 1)
-        follower = BgFollower(FrameRing(bg.reader, 1), bg.spec)
+        follower = BgFollower(bg_ring, bg.spec)
         out = out_fmt.new_frame()
         sink: Sink | None = None
         map_out = MappingWriter(opts.map_out) if opts.map_out else None
+        if map_out is not None and found is not None:
+            map_out.comment(_placement_comment(found))
         bar = stack.enter_context(_progress(opts, fg))
         try:
             i = 0
             while fg_ring.fill_to(i):
-                decision = timing.decide(i)
+                decision = first if i == 0 else timing.decide(i)
                 j = follower.copy_frame(decision.bg_frame, out, i)
                 if decision.x is not None and decision.y is not None:
                     position = (decision.x, decision.y)
@@ -181,7 +223,7 @@ def run(opts: Options, exe: str) -> Summary:
                 if sink is None:
                     log.debug("first output frame after reading %d fg and %d bg frames", fg_ring.end,
                               follower.ring.end)
-                    sink = _open_sink(opts, exe, out_fmt, group, fg, bg, decision)
+                    sink = _open_sink(opts, exe, out_fmt, group, fg, bg, audio_offset)
                 sink.write(out)
                 if map_out is not None:
                     map_out.write(Decision(i, j, decision.confidence, *position))
@@ -206,15 +248,16 @@ def run(opts: Options, exe: str) -> Summary:
         summary.bg_frames_read = follower.ring.end
         summary.bg_held = follower.held
         summary.seconds = time.monotonic() - started
+        summary.search = found
         return summary
 
 
 def _open_sink(opts: Options, exe: str, fmt: Y4MFormat, group: ChildGroup, fg: Source, bg: Source,
-               first: Decision) -> Sink:
+               audio_offset: float) -> Sink:
     """Opened at the first frame, once the timing knows where fg starts in bg (for bg audio)."""
     if opts.output == "-":
         return Y4MSink(sys.stdout.buffer, fmt)
-    audio = choose_audio(opts, fg, bg, first)
+    audio = choose_audio(opts, fg, bg, audio_offset)
     if audio is not None:
         log.info("audio from %s (%s, from %.3f s)", audio.role, audio.path, audio.offset)
     settings = EncoderSettings(opts.vcodec, opts.crf, opts.preset, opts.encoder_args)

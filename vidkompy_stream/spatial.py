@@ -48,7 +48,9 @@ templates are used as given.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
+import dataclasses
 from dataclasses import dataclass
 
 import cv2
@@ -98,6 +100,8 @@ class Placement:
         near-duplicates of an earlier template, e.g. a static shot, are not counted).
     detail: correlation of the Laplacians of fg and of bg under it, both shrunk by max(2, factor), mean
         over the agreeing templates: high only if edges and texture line up, not just smooth shading.
+    pairs: (fg frame, bg frame) where each agreeing template matches best, the seed pair first: each
+        is exact to the frame, and together they pin the offset between the clocks well below a frame.
     """
 
     x: int
@@ -109,6 +113,18 @@ class Placement:
     agreeing: int
     templates: int
     detail: float
+    pairs: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass
+class Template:
+    """One fg frame prepared for matching (see `make_templates`)."""
+
+    fg_index: int
+    full: np.ndarray  # full-resolution fg content (flat edges cropped), uint8
+    ox: int  # where `full` starts in the fg frame
+    oy: int
+    small: np.ndarray  # shrink(full, factor)
 
 
 def choose_factor(bg_width: int, fg_width: int, fg_height: int, coarse_width: int = COARSE_WIDTH) -> int:
@@ -199,7 +215,7 @@ def locate_small(
     if not fg_frames or not bg_small:
         raise ValueError("need at least one fg frame and one bg frame")
     small_h, small_w = bg_small[0].shape
-    templates = _templates(fg_frames, fg_indices, factor, small_w, small_h)
+    templates = make_templates(fg_frames, fg_indices, factor, small_w, small_h)
     if not templates:
         raise VidkompyError(
             f"fg has no usable frame to match: all {len(fg_frames)} sampled fg frames are nearly uniform "
@@ -214,36 +230,88 @@ def locate_small(
             votes.append(vote)
     if not votes:
         raise VidkompyError("fg not found in bg: no bg frame to compare with (all bg frames flat or unavailable)")
-    best, agreeing = _elect(votes)
-    x, y = best.x, best.y
+    best, agreeing = _pool(*_elect(votes), bg_indices, get_full)
     score = float(np.mean([vote.score for vote in agreeing]))
     detail = float(np.mean([vote.detail for vote in agreeing]))
-    if min_score > 0 and (score < min_score or detail < min_detail):
-        why = f"need {min_score:.2f}" if score < min_score else f"but detail {detail:.2f}, need {min_detail:.2f}"
-        raise VidkompyError(
-            f"fg not found in bg (best match {score:.2f} at x={x},y={y}, {why}; check the inputs or give --x/--y)"
-        )
-    bg_frame = _seed_frame(best, bg_indices, get_full)
+    pairs = tuple((vote.template.fg_index, _seed_frame(vote, bg_indices, get_full)) for vote in agreeing)
     margin = _margin(best, bg_small)
-    fg_frame = best.template.fg_index
-    return Placement(x, y, score, margin, fg_frame, bg_frame, len(agreeing), len(templates), detail)
+    found = Placement(
+        best.x, best.y, score, margin, pairs[0][0], pairs[0][1], len(agreeing), len(templates), detail, pairs
+    )
+    verify(found, min_score, min_detail)
+    return found
+
+
+def verify(found: Placement, min_score: float = MIN_SCORE, min_detail: float = MIN_DETAIL) -> None:
+    """Raise VidkompyError("fg not found ...") when the score or the detail is too low, or when no
+    majority of the templates agrees on the position (a partial fit: the right picture at a wrong time,
+    or a look-alike); min_score <= 0 accepts anything (forced)."""
+    if min_score <= 0:
+        return
+    if found.score < min_score:
+        why = f"need {min_score:.2f}"
+    elif found.detail < min_detail:
+        why = f"but detail {found.detail:.2f}, need {min_detail:.2f}"
+    elif 2 * found.agreeing <= found.templates:
+        why = f"but only {found.agreeing} of {found.templates} fg frames agree on it"
+    else:
+        return
+    raise VidkompyError(
+        f"fg not found in bg (best match {found.score:.2f} at x={found.x},y={found.y}, {why}; "
+        "check the inputs, give --x/--y, or --force)"
+    )
+
+
+def in_order(
+    templates: Sequence[Template],
+    bg_small: Sequence[np.ndarray],
+    bg_indices: Sequence[int],
+    found: Placement,
+    factor: int,
+    rate: float,
+) -> float:
+    """How well the templates match *together*, at `found`'s position, on one timeline: the best over
+    dates d of the mean coarse NCC of template t with the bg frame at d + t's fg index * rate, divided by
+    the mean of each template's own best NCC there. About 1 when bg shows fg's frames in fg's order (a
+    static shot too); well below 1 when each frame matches on its own but at inconsistent times (the
+    same pictures replayed backwards, or shuffled), where the seed would be a wrong time.
+
+    rate: bg frames per fg frame. bg_indices must be consecutive."""
+    first = bg_indices[0]
+    crops = []
+    for tpl in templates:
+        cx, cy = (found.x + tpl.ox) // factor, (found.y + tpl.oy) // factor
+        th, tw = tpl.small.shape
+        row = []
+        for frame in bg_small:
+            patch = frame[cy : cy + th, cx : cx + tw]
+            row.append(_ncc(patch, tpl.small) if patch.shape == tpl.small.shape else -1.0)
+        crops.append(np.array(row))
+    each = float(np.mean([row.max() for row in crops]))
+    best = -1.0
+    for date in range(first - round(max(t.fg_index for t in templates) * rate), bg_indices[-1] + 1):
+        values = []
+        for tpl, row in zip(templates, crops):
+            pos = date + round(tpl.fg_index * rate) - first
+            if 0 <= pos < len(row):
+                values.append(row[pos])
+        if len(values) * 2 > len(templates):
+            best = max(best, float(np.mean(values)))
+    return best / each if each > 0 else 0.0
+
+
+def coarse_peak(bg_small: np.ndarray, template: Template) -> tuple[float, int, int]:
+    """(score, cx, cy): the template's best TM_CCOEFF_NORMED match on one shrunk bg frame, in shrunk px.
+    For a streaming caller that scores templates against bg frames as they arrive."""
+    return _peak(cv2.matchTemplate(bg_small, template.small, cv2.TM_CCOEFF_NORMED))
 
 
 # --- internals -------------------------------------------------------------------------------------
 
 
 @dataclass
-class _Template:
-    fg_index: int
-    full: np.ndarray  # full-resolution fg content (flat edges cropped), uint8
-    ox: int  # where `full` starts in the fg frame
-    oy: int
-    small: np.ndarray  # shrink(full, factor)
-
-
-@dataclass
 class _Vote:
-    template: _Template
+    template: Template
     x: int  # fg top-left in bg (full res)
     y: int
     score: float  # full-resolution NCC of the whole template there
@@ -280,10 +348,11 @@ def _content_box(luma: np.ndarray) -> tuple[int, int, int, int]:
     return box
 
 
-def _templates(
+def make_templates(
     fg_frames: Sequence[np.ndarray], fg_indices: Sequence[int], factor: int, small_w: int, small_h: int
-) -> list[_Template]:
-    """Usable templates: flat edges cropped, big enough, textured, and not larger than bg."""
+) -> list[Template]:
+    """Usable templates: flat edges cropped, big enough, textured, not larger than bg (small_w x small_h
+    shrunk px), and not a near-duplicate of an earlier one."""
     found = []
     for frame, index in zip(fg_frames, fg_indices):
         if frame.ndim != 2:
@@ -302,7 +371,7 @@ def _templates(
             continue
         if any(other.small.shape == small.shape and _ncc(other.small, small) >= DUPLICATE_NCC for other in found):
             continue
-        found.append(_Template(int(index), full, x0, y0, small))
+        found.append(Template(int(index), full, x0, y0, small))
     return found
 
 
@@ -311,7 +380,7 @@ def _peak(result: np.ndarray) -> tuple[float, int, int]:
     return best, cx, cy
 
 
-def _coarse(tpl: _Template, bg_small: Sequence[np.ndarray], flat: np.ndarray) -> list[tuple[float, int, int, int]]:
+def _coarse(tpl: Template, bg_small: Sequence[np.ndarray], flat: np.ndarray) -> list[tuple[float, int, int, int]]:
     """Coarse peaks of one template as (score, list position, cx, cy), best first, over every k-th
     bg frame and then every frame within k of the best of those."""
     n = len(bg_small)
@@ -320,7 +389,7 @@ def _coarse(tpl: _Template, bg_small: Sequence[np.ndarray], flat: np.ndarray) ->
 
     def match(pos: int) -> None:
         if pos not in scored and not flat[pos]:
-            best, cx, cy = _peak(cv2.matchTemplate(bg_small[pos], tpl.small, cv2.TM_CCOEFF_NORMED))
+            best, cx, cy = coarse_peak(bg_small[pos], tpl)
             scored[pos] = (best, pos, cx, cy)
 
     for pos in range(stride // 2, n, stride):
@@ -371,7 +440,7 @@ def _refine_window(tpl: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def _refine(
-    tpl: _Template,
+    tpl: Template,
     ranked: list[tuple[float, int, int, int]],
     bg_indices: Sequence[int],
     get_full: Callable[[int], np.ndarray | None],
@@ -412,18 +481,55 @@ def _refine(
 
 def _elect(votes: list[_Vote]) -> tuple[_Vote, list[_Vote]]:
     """The vote with the most others within AGREE_PX (ties: higher summed score), and those others.
-    The winner is the best-scoring vote of that group."""
+    The winner is the best-scoring vote among those at the group's most common exact position (one
+    template's neighbouring frame can peak a pixel off with a slightly higher score)."""
     groups = []
     for vote in votes:
         group = [v for v in votes if abs(v.x - vote.x) <= AGREE_PX and abs(v.y - vote.y) <= AGREE_PX]
         groups.append((len(group), sum(v.score for v in group), group))
     _, _, group = max(groups, key=lambda g: (g[0], g[1]))
-    return max(group, key=lambda v: v.score), group
+    counts = Counter((v.x, v.y) for v in group)
+    top = max(counts.values())
+    return max((v for v in group if counts[v.x, v.y] == top), key=lambda v: v.score), group
+
+
+def _pool(
+    best: _Vote, group: list[_Vote], bg_indices: Sequence[int], get_full: Callable[[int], np.ndarray | None]
+) -> tuple[_Vote, list[_Vote]]:
+    """The position within AGREE_PX of the winner where the agreeing templates' full-resolution scores
+    (each on its own bg frame) sum highest, and the votes re-scored there, best first. One template
+    alone can peak a pixel off on low-contrast footage; together they do not."""
+    reach = AGREE_PX
+    total = np.zeros((2 * reach + 1, 2 * reach + 1), np.float64)
+    maps = []
+    for vote in group:
+        tpl = vote.template
+        full = get_full(bg_indices[vote.pos])
+        th, tw = tpl.full.shape
+        x0, y0 = best.x + tpl.ox - reach, best.y + tpl.oy - reach
+        result = np.full(total.shape, -np.inf)
+        if full is not None:
+            ya, xa = max(0, y0), max(0, x0)
+            roi = full[ya : y0 + th + 2 * reach, xa : x0 + tw + 2 * reach]
+            if roi.shape[0] >= th and roi.shape[1] >= tw:
+                got = cv2.matchTemplate(roi, tpl.full, cv2.TM_CCOEFF_NORMED)
+                result[ya - y0 : ya - y0 + got.shape[0], xa - x0 : xa - x0 + got.shape[1]] = got
+        maps.append(result)
+        total += result
+    if not np.isfinite(total.max()):
+        return best, group
+    dy, dx = np.unravel_index(int(np.argmax(total)), total.shape)
+    x, y = best.x + int(dx) - reach, best.y + int(dy) - reach
+    pooled = [
+        dataclasses.replace(vote, x=x, y=y, score=float(result[dy, dx])) for vote, result in zip(group, maps)
+    ]
+    pooled.sort(key=lambda v: v.score, reverse=True)
+    return pooled[0], pooled
 
 
 def _seed_frame(best: _Vote, bg_indices: Sequence[int], get_full: Callable[[int], np.ndarray | None]) -> int:
-    """The bg frame (of the winner's frame and its two list neighbours) where the winning template
-    scores highest at the winning position, at full resolution."""
+    """The bg frame (of the vote's frame and its two list neighbours) where the vote's template
+    scores highest at the vote's position, at full resolution."""
     tpl = best.template
     th, tw = tpl.full.shape
     x, y = best.x + tpl.ox, best.y + tpl.oy

@@ -7,7 +7,7 @@ bg frame shown is the one whose timestamp is nearest (ties go to the later frame
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 
 from .mapping import Decision
@@ -18,6 +18,21 @@ log = logging.getLogger(__name__)
 def nearest_bg_frame(fg_frame: int, fg_rate: Fraction, bg_rate: Fraction, offset: Fraction) -> int:
     """Index of the bg frame nearest to bg time (fg_frame / fg_rate + offset); may be negative."""
     return math.floor((fg_frame / fg_rate + offset) * bg_rate + Fraction(1, 2))
+
+
+def offset_from_pairs(pairs: Sequence[tuple[int, int]], fg_rate: Fraction, bg_rate: Fraction) -> Fraction:
+    """The offset (bg time - fg time) under which every (fg frame, bg frame) pair is a nearest-frame
+    pair, from the middle of the offsets all pairs allow; a single pair only pins it to +-half a bg
+    frame, several at different phases narrow that down. Pairs that cannot all hold (a static shot
+    matches anywhere) give the median of each pair's own offset."""
+    if not pairs:
+        raise ValueError("no pairs")
+    half = Fraction(1, 2) / bg_rate
+    centres = sorted(bg / bg_rate - fg / fg_rate for fg, bg in pairs)
+    lo, hi = max(c - half for c in centres), min(c + half for c in centres)
+    if lo <= hi:
+        return (lo + hi) / 2
+    return centres[len(centres) // 2]
 
 
 class OffsetTiming:

@@ -1,0 +1,175 @@
+"""The spatial search as the tool runs it: fg found in a streaming bg, with the time it starts.
+
+The scene is a lavfi render (a zooming Mandelbrot set with Conway's life drifting over it: every frame
+differs everywhere) at 480x270, 30 fps, 8 s, kept lossless. bg is the scene encoded badly (x264 crf 34).
+Each fg is a crop of the scene from START s on, brightened and contrast-stretched, at 25 fps, encoded
+well: fg frame i shows bg frame START * 30 + 1.2 i (nearest). The tool runs end to end on these files
+and its --map-out is checked: the placement comment, and every row's bg frame and x, y.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunTool, ffmpeg_run, make_y4m
+from vidkompy_stream.framering import FrameRing
+from vidkompy_stream.placement import PlacementSearch, fg_ring_capacity
+from vidkompy_stream.y4m import Y4MReader
+
+W, H, RATE, SECONDS = 480, 270, 30, 8
+FG_RATE = 25
+SCENE = (
+    f"mandelbrot=size={W}x{H}:rate={RATE}:maxiter=300[m];"
+    f"life=size={W}x{H}:rate={RATE}:mold=10:ratio=0.08:seed=7,gblur=sigma=1[l];"
+    f"[m][l]blend=all_mode=screen,trim=end_frame={RATE * SECONDS}"
+)
+OTHER = f"testsrc2=size={W}x{H}:rate={RATE},trim=end_frame={RATE * SECONDS}"
+
+
+@pytest.fixture(scope="module")
+def media(ffmpeg_exe: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("placement")
+    scene = make_y4m(ffmpeg_exe, folder / "scene.y4m", SCENE)
+    bg = folder / "bg.mp4"
+    ffmpeg_run(ffmpeg_exe, "-i", str(scene), "-c:v", "libx264", "-preset", "ultrafast", "-crf", "34", str(bg))
+    other = folder / "other.mp4"
+    ffmpeg_run(ffmpeg_exe, "-f", "lavfi", "-i", OTHER, "-c:v", "libx264", "-preset", "ultrafast", str(other))
+    return {"folder": folder, "scene": scene, "bg": bg, "other": other}
+
+
+def make_fg(exe: str, source: Path, folder: Path, start: float, rect: tuple[int, int, int, int],
+            black: float = 0.0) -> Path:
+    """A crop of `source` from `start` s, eq-shifted, at FG_RATE, 3 s long, after `black` s of black."""
+    x, y, w, h = rect
+    chain = [f"trim=start={start}", "setpts=PTS-STARTPTS", f"crop={w}:{h}:{x}:{y}:exact=1", "format=yuv420p",
+             "eq=brightness=0.08:contrast=1.2", f"fps={FG_RATE}", "trim=duration=3"]
+    if black:
+        chain.append(f"tpad=start_duration={black}:color=black")
+    path = folder / f"fg_{start}_{x}_{y}_{w}_{h}_{black}.mp4"
+    ffmpeg_run(exe, "-i", str(source), "-vf", ",".join(chain), "-c:v", "libx264", "-preset", "ultrafast",
+               "-crf", "18", str(path))
+    return path
+
+
+def read_map(path: Path) -> tuple[list[str], list[list[int]]]:
+    lines = path.read_text().splitlines()
+    comments = [line for line in lines if line.startswith("#")]
+    rows = [[int(c) for c in line.split(",") if c] for line in lines[1:] if not line.startswith("#")]
+    return comments, rows
+
+
+def expected_bg(i: int, start: float, black: float = 0.0) -> int:
+    """bg frame nearest fg frame i's time (fg time i / 25 s shows scene time start + i / 25 - black)."""
+    return round((start - black) * RATE + i * RATE / FG_RATE)
+
+
+@pytest.mark.parametrize(
+    ("start", "rect"),
+    [
+        (1.0, (101, 57, 240, 136)),  # odd coordinates
+        (4.5, (0, 0, 200, 120)),  # touching the top-left corner
+        (2.0, (W - 150, H - 90, 150, 90)),  # touching the bottom-right corner
+        (3.0, (40, 30, 400, 220)),  # large: 68 % of bg
+    ],
+)
+def test_found_at_the_exact_pixel_and_time(ffmpeg_exe: str, run_tool: RunTool, media: dict[str, Path],
+                                           tmp_path: Path, start: float, rect: tuple[int, int, int, int]) -> None:
+    fg = make_fg(ffmpeg_exe, media["scene"], media["folder"], start, rect)
+    done = run_tool(["--fg", str(fg), "--bg", str(media["bg"]), "--map-out", "map.csv", "-o", "out.mp4"])
+    assert done.returncode == 0, done.stderr.decode()
+    assert f"fg found in bg at x={rect[0]} y={rect[1]}" in done.stderr.decode()
+    comments, rows = read_map(tmp_path / "map.csv")
+    assert len(comments) == 1 and comments[0].startswith(f"# placement x={rect[0]} y={rect[1]} score=")
+    assert len(rows) == 75
+    assert all(row[2:] == [rect[0], rect[1]] for row in rows)
+    wrong = [(row[0], row[1]) for row in rows if row[1] != expected_bg(row[0], start)]
+    assert not wrong, f"fg frames over the wrong bg frame (fg, bg): {wrong[:5]}"
+
+
+def test_black_opening_is_skipped(ffmpeg_exe: str, run_tool: RunTool, media: dict[str, Path],
+                                  tmp_path: Path) -> None:
+    """fg's first second is black: templates come from its picture, and the timing still counts from fg
+    frame 0 (which shows bg's picture from one second before fg's picture starts)."""
+    rect, start = (120, 64, 200, 120), 3.0
+    fg = make_fg(ffmpeg_exe, media["scene"], media["folder"], start, rect, black=1.0)
+    done = run_tool(["--fg", str(fg), "--bg", str(media["bg"]), "--map-out", "map.csv", "-o", "out.mp4", "-v"])
+    assert done.returncode == 0, done.stderr.decode()
+    assert "templates from fg frames [25," in done.stderr.decode()
+    _, rows = read_map(tmp_path / "map.csv")
+    assert rows[0][2:] == [rect[0], rect[1]]
+    assert [row[1] for row in rows] == [expected_bg(row[0], start, black=1.0) for row in rows]
+
+
+def test_fg_not_in_bg_is_a_clear_error(ffmpeg_exe: str, run_tool: RunTool, media: dict[str, Path],
+                                       tmp_path: Path) -> None:
+    fg = make_fg(ffmpeg_exe, media["scene"], media["folder"], 2.0, (100, 60, 200, 120))
+    done = run_tool(["--fg", str(fg), "--bg", str(media["other"]), "-o", "out.mp4"])
+    assert done.returncode == 1
+    lines = done.stderr.decode().strip().splitlines()
+    errors = [line for line in lines if "error" in line]
+    assert errors == lines[-1:] and errors[0].startswith("vidkompy-stream: error: fg not found in bg (best match ")
+    assert "--search-seconds" in errors[0] and "Traceback" not in done.stderr.decode()
+    assert list(tmp_path.iterdir()) == []
+    forced = run_tool(["--fg", str(fg), "--bg", str(media["other"]), "--force", "-o", "out.mp4"])
+    assert forced.returncode == 0 and (tmp_path / "out.mp4").stat().st_size > 0
+
+
+def test_given_position_skips_the_search(ffmpeg_exe: str, run_tool: RunTool, media: dict[str, Path],
+                                         tmp_path: Path) -> None:
+    fg = make_fg(ffmpeg_exe, media["scene"], media["folder"], 2.0, (100, 60, 200, 120))
+    done = run_tool(["--fg", str(fg), "--bg", str(media["bg"]), "--x", "7", "--y", "9", "--offset", "2",
+                     "--map-out", "map.csv", "-o", "out.mp4", "-v"])
+    assert done.returncode == 0, done.stderr.decode()
+    assert "spatial search" not in done.stderr.decode() and "fg found" not in done.stderr.decode()
+    comments, rows = read_map(tmp_path / "map.csv")
+    assert comments == [] and {tuple(row[2:]) for row in rows} == {(7, 9)}
+
+
+def test_replayed_pictures_do_not_fool_the_seed(ffmpeg_exe: str, media: dict[str, Path]) -> None:
+    """bg shows the scene's 2-5 s backwards before it plays forwards: each fg frame matches both times,
+    but only the forward stretch has them in fg's order, so the seed lands there."""
+    folder = media["folder"]
+    scene = media["scene"]
+    graph = ("[0:v]trim=start=2:end=5,setpts=PTS-STARTPTS,reverse[r];[0:v]trim=start=2,setpts=PTS-STARTPTS[f];"
+             "[r][f]concat=n=2:v=1")
+    bg = folder / "replayed.y4m"
+    ffmpeg_run(ffmpeg_exe, "-i", str(scene), "-filter_complex", graph, "-f", "yuv4mpegpipe", str(bg))
+    fg = folder / "fg_replayed.y4m"
+    ffmpeg_run(ffmpeg_exe, "-i", str(scene), "-vf", "trim=start=3,setpts=PTS-STARTPTS,crop=200:120:100:60,"
+               f"fps={FG_RATE},trim=duration=2", "-f", "yuv4mpegpipe", str(fg))
+    with open(fg, "rb") as fg_file, open(bg, "rb") as bg_file:
+        fg_reader, bg_reader = Y4MReader(fg_file, "fg"), Y4MReader(bg_file, "bg")
+        search = PlacementSearch(fg_reader.format, bg_reader.format, search_seconds=20, force=False)
+        search.take_templates(FrameRing(fg_reader, fg_ring_capacity(fg_reader.format)))
+        found = search.scan(FrameRing(bg_reader, search.bg_window))
+    p = found.placement
+    assert (p.x, p.y) == (100, 60)
+    # forward stretch: scene time 3 s is bg time 3 s (reversed part) + 1 s = bg frame 120
+    assert abs(found.start - 4 * RATE) <= 1, (found.start, p)
+    assert found.order >= 0.9
+
+
+def test_memory_is_a_second_of_frames_not_the_horizon(ffmpeg_exe: str, media: dict[str, Path]) -> None:
+    """fg starts 4.5 s into bg: the search reads ~5.5 s of bg but holds only about one second of it."""
+    fg = make_y4m(ffmpeg_exe, media["folder"] / "fg_late.y4m",
+                  f"{SCENE},trim=start=4.5,setpts=PTS-STARTPTS,crop=200:120:100:60,fps={FG_RATE}")
+    bg = media["folder"] / "bg.y4m"
+    ffmpeg_run(ffmpeg_exe, "-i", str(media["bg"]), "-f", "yuv4mpegpipe", str(bg))
+    with open(fg, "rb") as fg_file, open(bg, "rb") as bg_file:
+        fg_reader, bg_reader = Y4MReader(fg_file, "fg"), Y4MReader(bg_file, "bg")
+        search = PlacementSearch(fg_reader.format, bg_reader.format, search_seconds=30, force=False)
+        fg_ring = FrameRing(fg_reader, fg_ring_capacity(fg_reader.format))
+        search.take_templates(fg_ring)
+        bg_ring = FrameRing(bg_reader, search.bg_window)
+        found = search.scan(bg_ring)
+    assert (found.placement.x, found.placement.y) == (100, 60)
+    assert found.bg_frames_read > 4.5 * RATE
+    assert search.bg_window <= 1.5 * RATE, "bg frames held at once"
+    assert fg_ring.end <= FG_RATE + 1, "fg frames held: its first second"
+    assert bg_ring.start <= found.start < bg_ring.end, "the output's first bg frame is still held"
+
+
+def test_search_seconds_must_be_positive(run_tool: RunTool) -> None:
+    done = run_tool(["--fg", "a", "--bg", "b", "--search-seconds", "0", "-o", "-"])
+    assert done.returncode == 2 and b"--search-seconds must be positive" in done.stderr
+
