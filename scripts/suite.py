@@ -12,6 +12,7 @@ Engines:
           rect, and --offset = bg time of fg frame 0's truth bg frame (truth.lo[0] / bg fps) minus fg
           time of fg frame 0 (0): the best constant offset. Exact on constant-rate pairs; it cannot
           follow drift or dropped frames.
+  search  the tool given nothing: placement and a constant offset from its own spatial search.
   peer    the prior art, vidkompy 1.2.5, in its own venv (peer.py); finds placement and timing itself.
           Runs with --peer (or --engines peer).
 """
@@ -70,12 +71,19 @@ def offset_engine(truth: Truth, output: str) -> Command:
                    map_out=csv)
 
 
+def search_engine(truth: Truth, output: str) -> Command:
+    """The tool given nothing: placement and offset from its spatial search."""
+    csv = os.path.splitext(output)[0] + ".csv"
+    return Command([*TOOL, "--fg", truth.fg_path, "--bg", truth.bg_path, "--map-out", csv, "-o", output, "-y", "-q"],
+                   map_out=csv)
+
+
 def peer_engine(truth: Truth, output: str) -> Command:
     argv, env = peer_command(truth, output)
     return Command(argv, env)
 
 
-ENGINES: dict[str, Engine] = {"offset": offset_engine, "peer": peer_engine}
+ENGINES: dict[str, Engine] = {"offset": offset_engine, "search": search_engine, "peer": peer_engine}
 #: engines the later issues add; listed in the table as not built yet.
 PLANNED = ("dtw", "tunnel", "tunnel-mask")
 

@@ -107,7 +107,7 @@ def test_fg_not_in_bg_is_a_clear_error(ffmpeg_exe: str, run_tool: RunTool, media
     assert done.returncode == 1
     lines = done.stderr.decode().strip().splitlines()
     errors = [line for line in lines if "error" in line]
-    assert errors == lines[-1:] and errors[0].startswith("vidkompy-stream: error: fg not found in bg (best match ")
+    assert errors == lines[-1:] and errors[0].startswith("vidkompy-stream: error: fg not found in bg (best ")
     assert "--search-seconds" in errors[0] and "Traceback" not in done.stderr.decode()
     assert list(tmp_path.iterdir()) == []
     forced = run_tool(["--fg", str(fg), "--bg", str(media["other"]), "--force", "-o", "out.mp4"])
@@ -146,7 +146,7 @@ def test_replayed_pictures_do_not_fool_the_seed(ffmpeg_exe: str, media: dict[str
     assert (p.x, p.y) == (100, 60)
     # forward stretch: scene time 3 s is bg time 3 s (reversed part) + 1 s = bg frame 120
     assert abs(found.start - 4 * RATE) <= 1, (found.start, p)
-    assert found.order >= 0.9
+    assert found.placement.order >= 0.9
 
 
 def test_memory_is_a_second_of_frames_not_the_horizon(ffmpeg_exe: str, media: dict[str, Path]) -> None:

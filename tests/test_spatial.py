@@ -104,7 +104,7 @@ def bg(scene: Scene) -> list[np.ndarray]:
 
 
 def run(fg: list[np.ndarray], bg: list[np.ndarray], picks: list[int], **kw: object) -> Placement:
-    return locate([fg[i] for i in picks], picks, bg, list(range(len(bg))), **kw)
+    return locate([fg[i] for i in picks], picks, bg, list(range(len(bg))), rate=RATE / FG_RATE, **kw)
 
 
 def check(found: Placement, x: int, y: int, black: int = 0) -> None:
@@ -181,7 +181,7 @@ def test_every_third_bg_frame(scene: Scene, bg: list[np.ndarray]) -> None:
     """A caller may pass every k-th bg frame: the seed is then one of those, within k/2 + 1 of the truth."""
     fg = scene.fg(101, 57, 240, 136)
     picks, kept = spread(0, 75), list(range(0, FRAMES, 3))
-    found = locate([fg[i] for i in picks], picks, [bg[i] for i in kept], kept)
+    found = locate([fg[i] for i in picks], picks, [bg[i] for i in kept], kept, rate=RATE / FG_RATE)
     assert (found.x, found.y) == (101, 57) and found.bg_frame % 3 == 0
     assert abs(found.bg_frame - true_bg(found.fg_frame)) <= 2
 
@@ -234,11 +234,12 @@ def test_streaming_api_needs_few_full_frames(scene: Scene, bg: list[np.ndarray])
         return bg[index] if index % 2 == 0 else None
 
     picks = spread(0, 75)
-    found = locate_small([fg[i] for i in picks], picks, small, list(range(len(bg))), get_full, factor=factor)
+    found = locate_small([fg[i] for i in picks], picks, small, list(range(len(bg))), get_full, factor=factor,
+                         rate=RATE / FG_RATE)
     assert (found.x, found.y) == (101, 57) and found.bg_frame % 2 == 0
     assert abs(found.bg_frame - true_bg(found.fg_frame)) <= 2
     served = {index for index in asked if index % 2 == 0}
-    assert len(served) <= spatial.REFINE_TRIES * found.templates + 2
+    assert len(served) <= (spatial.REFINE_TRIES + 2 * spatial.DATE_REACH + 1) * found.templates + 2
 
 
 def test_coarse_search_does_not_scan_every_frame(
@@ -256,7 +257,7 @@ def test_coarse_search_does_not_scan_every_frame(
     horizon = bg * 3
     picks = spread(0, 75)
     fg = scene.fg(101, 57, 240, 136)
-    found = locate([fg[i] for i in picks], picks, horizon, list(range(len(horizon))))
+    found = locate([fg[i] for i in picks], picks, horizon, list(range(len(horizon))), rate=RATE / FG_RATE)
     assert (found.x, found.y) == (101, 57)
     assert len(calls) < 8 * 100  # a full scan would be 8 * 450
 
@@ -264,4 +265,4 @@ def test_coarse_search_does_not_scan_every_frame(
 def test_fg_larger_than_bg_is_refused(bg: list[np.ndarray]) -> None:
     big = [np.zeros((H + 2, W), np.uint8)]
     with pytest.raises(VidkompyError, match="larger than bg"):
-        locate(big, [0], bg[:5], list(range(5)))
+        locate(big, [0], bg[:5], list(range(5)), rate=1.0)

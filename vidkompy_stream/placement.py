@@ -6,13 +6,15 @@ read the horizon first and decide later (20 s of 1080p is 1.8 GB). Instead:
 
 1. Templates: fg frames spread over fg's first second (past any flat opening) are held in the fg ring
    (they are output later); `spatial.make_templates` drops flat and duplicate ones.
-2. Tracking: each bg frame, as it is read, is shrunk to ~240 px wide; every TRACK_FPS-th of a second
-   one is scored against every template (`spatial.coarse_peak`). The best score so far is the
-   candidate; it dates fg frame 0 in bg (bg frame of the match minus the template's fg time).
+2. Tracking: every TRACK_FPS-th of a second, a bg frame is shrunk to ~240 px wide and scored against
+   up to TRACK_TEMPLATES of the templates (`spatial.coarse_peak`). The best score dates fg frame 0 in
+   bg (bg frame of the match minus the template's fg time); it is a candidate once a majority of the
+   tracked templates score at least the minimum score on its stretch.
 3. Settling: once bg has been read past the candidate's date by the templates' span (all templates'
-   matches must lie within it) plus a few frames, `spatial.locate_small` runs over the shrunk frames of
-   that stretch, with the full-resolution frames the ring still holds, and checks the result. Found:
-   done. Not found: the candidate is struck and tracking goes on, with later frames only.
+   matches must lie within it) plus a few frames, the stretch's frames are shrunk (those not shrunk
+   yet) and `spatial.locate_small` runs over them with all templates, with the full-resolution frames
+   the ring still holds, and checks the result: score, detail, agreement, and templates matching in
+   fg's order (`Placement.order`). Found: done. Not: the candidate is struck and tracking goes on.
 4. Memory: the bg ring keeps only the frames a candidate may still need (the span plus margins), and
    the shrunk copies of those. What is read before the found start is dropped, what comes after it is
    shown.
@@ -35,7 +37,6 @@ from .spatial import (
     Template,
     choose_factor,
     coarse_peak,
-    in_order,
     locate_small,
     make_templates,
     shrink,
@@ -51,9 +52,10 @@ TEMPLATES = 6
 TEMPLATE_SECONDS = Fraction(1)
 #: fg frames held while its opening is flat (black, a fade) before giving up on finding a picture.
 MAX_FLAT_SECONDS = 5
-#: bg frames scored against the templates per second of bg while tracking.
+#: bg frames scored against the templates per second of bg while tracking, and templates tracked.
 TRACK_FPS = 10
-#: Minimum `spatial.in_order` of an accepted placement (measured: >= 0.999 found, 0.44 for a stretch
+TRACK_TEMPLATES = 3
+#: Minimum `Placement.order` of an accepted placement (measured: >= 0.999 found, 0.44 for a stretch
 #: replaying fg's pictures backwards).
 MIN_ORDER = 0.9
 #: Extra bg frames read past a candidate's stretch before it is settled.
@@ -70,7 +72,6 @@ class Found:
     bg_frames_read: int
     seconds: float  # wall time from the first template read to the answer (reading included)
     work: float  # of which shrinking, matching and settling
-    order: float  # spatial.in_order() of the templates at the placement
 
 
 def fg_ring_capacity(fg: Y4MFormat) -> int:
@@ -99,7 +100,6 @@ class PlacementSearch:
         self.span = 0  # bg frames between fg frame 0 and the last template
         self.started = 0.0
         self.work = 0.0
-        self.order = 0.0  # in_order() of the last settle
 
     def take_templates(self, ring: FrameRing) -> None:
         """Read fg until TEMPLATES frames spread over a second of picture are held, and prepare them.
@@ -148,7 +148,9 @@ class PlacementSearch:
         if ring.capacity < window:
             raise ValueError(f"bg ring holds {ring.capacity} frames, the search needs {window}")
         smalls = np.empty((window, self.small_h, self.small_w), np.uint8)
-        scores = np.full((window, len(self.templates)), -np.inf, np.float32)
+        shrunk = np.full(window, -1, np.int64)  # bg frame whose small copy a slot holds
+        tracked = self.templates[:: max(1, math.ceil(len(self.templates) / TRACK_TEMPLATES))]
+        scores = np.full((window, len(tracked)), -np.inf, np.float32)
         struck = -1  # candidates at or before this bg frame failed to settle
         resume = 0  # no settle before this bg frame
         best_failure: Placement | None = None
@@ -158,70 +160,88 @@ class PlacementSearch:
             if not ring.fill_to(j):
                 break
             tick = time.monotonic()
-            smalls[j % window] = shrink(_luma(self.bg, ring.frame(j)), self.factor)
             scores[j % window] = -np.inf
             if j % self.stride == self.stride // 2:
-                for t, tpl in enumerate(self.templates):
-                    scores[j % window, t] = coarse_peak(smalls[j % window], tpl)[0]
-            candidate = self._candidate(scores, max(struck + 1, j - window + 1), j, window)
-            if candidate is not None and j >= max(resume, candidate[1] + self.span + self.stride + SETTLE):
-                found = self._settle(ring, smalls, candidate[1], j, window)
+                small = self._small(ring, smalls, shrunk, j)
+                scores[j % window] = [coarse_peak(small, tpl)[0] for tpl in tracked]
+            candidate = self._candidate(scores, tracked, max(struck + 1, j - window + 1), j, window)
+            if candidate is not None and j >= max(resume, candidate + self.span + self.stride + SETTLE):
+                found = self._settle(ring, smalls, shrunk, candidate, j, window)
                 if self._accepted(found):
                     self.work += time.monotonic() - tick
                     return self._found(found, ring)
                 best_failure = max(best_failure or found, found, key=lambda p: (p.detail, p.score))
-                # strike it; the next settle's stretch overlaps this one by the template span
-                struck = max(candidate[0], j - self.span - self.stride - SETTLE)
+                # the next settle's stretch overlaps this one by the template span
+                struck = max(candidate, j - self.span - self.stride - SETTLE)
                 resume = j + window - self.span - 1
             self.work += time.monotonic() - tick
             j += 1
         last = min(j, ring.end) - 1
         if last < 0:
             raise VidkompyError("bg has no frames")
-        candidate = self._candidate(scores, max(struck + 1, last - window + 1), last, window)
+        candidate = self._candidate(scores, tracked, max(struck + 1, last - window + 1), last, window)
         if candidate is not None:
             tick = time.monotonic()
-            found = self._settle(ring, smalls, candidate[1], last, window)
+            found = self._settle(ring, smalls, shrunk, candidate, last, window)
             self.work += time.monotonic() - tick
             if self._accepted(found):
                 return self._found(found, ring)
             best_failure = max(best_failure or found, found, key=lambda p: (p.detail, p.score))
-        if best_failure is None:
-            raise VidkompyError(f"fg not found in bg: bg's first {last + 1} frames are all flat")
-        try:
-            verify(best_failure, self.min_score, self.min_detail)
-        except VidkompyError as exc:
-            seconds = (last + 1) / float(self.bg.rate)
-            raise VidkompyError(f"{exc} [searched bg's first {seconds:.1f} s; --search-seconds for more]") from None
-        raise AssertionError("a placement that passes verify() is accepted when settled")
+        raise self._not_found(best_failure, last, float(scores.max()))
 
-    def _candidate(self, scores: np.ndarray, lo: int, hi: int, window: int) -> tuple[int, int] | None:
-        """(bg frame, estimated bg frame of fg frame 0) of the best score among bg frames [lo, hi]."""
+    def _small(self, ring: FrameRing, smalls: np.ndarray, shrunk: np.ndarray, index: int) -> np.ndarray:
+        """The shrunk copy of held bg frame `index`, made on first use."""
+        slot = index % len(shrunk)
+        if shrunk[slot] != index:
+            smalls[slot] = shrink(_luma(self.bg, ring.frame(index)), self.factor)
+            shrunk[slot] = index
+        return smalls[slot]
+
+    def _candidate(self, scores: np.ndarray, tracked: list[Template], lo: int, hi: int, window: int) -> int | None:
+        """The date (estimated bg frame of fg frame 0) of the best tracked score among bg frames
+        [lo, hi], if a majority of the tracked templates score well enough to pass on that stretch (a
+        coarse score is no lower than the full-resolution one it would settle to)."""
         if hi < lo:
             return None
         frames = np.arange(lo, hi + 1)
         block = scores[frames % window]
         pos, t = np.unravel_index(int(np.argmax(block)), block.shape)
-        if not np.isfinite(block[pos, t]):
+        if not np.isfinite(block[pos, t]) or block[pos, t] < self.min_score:
             return None
-        j = int(frames[pos])
-        return j, j - math.floor(self.templates[t].fg_index * self.rate)
+        date = int(frames[pos]) - math.floor(tracked[t].fg_index * self.rate)
+        near = (frames >= date - self.stride) & (frames <= date + self.span + self.stride)
+        support = int((block[near].max(axis=0) >= self.min_score).sum())
+        return date if 2 * support > len(tracked) else None
 
-    def _settle(self, ring: FrameRing, smalls: np.ndarray, date: int, newest: int, window: int) -> Placement:
-        """locate_small over the shrunk frames from a little before `date` to `newest`, unchecked."""
+    def _settle(self, ring: FrameRing, smalls: np.ndarray, shrunk: np.ndarray, date: int, newest: int,
+                window: int) -> Placement:
+        """locate_small over the bg frames from a little before `date` to `newest`, unchecked."""
         lo = max(ring.start, newest - window + 1, date - self.stride - SETTLE)
         indices = list(range(lo, newest + 1))
 
         def full(index: int) -> np.ndarray | None:
             return _luma(self.bg, ring.frame(index)) if ring.start <= index < ring.end else None
 
-        small = [smalls[i % window] for i in indices]
-        found = locate_small(self.fg_frames, self.fg_indices, small, indices, full, factor=self.factor, min_score=0.0)
-        self.order = in_order(self.templates, small, indices, found, self.factor, float(self.rate))
+        small = [self._small(ring, smalls, shrunk, i) for i in indices]
+        found = locate_small(self.fg_frames, self.fg_indices, small, indices, full, factor=self.factor,
+                             rate=float(self.rate), min_score=0.0)
         log.debug("spatial search: bg %d..%d: x=%d y=%d score %.3f detail %.3f (%d/%d templates agree), in order "
                   "%.3f", lo, newest, found.x, found.y, found.score, found.detail, found.agreeing, found.templates,
-                  self.order)
+                  found.order)
         return found
+
+    def _not_found(self, best: Placement | None, last: int, coarse: float) -> VidkompyError:
+        where = f"searched bg's first {(last + 1) / float(self.bg.rate):.1f} s; --search-seconds for more"
+        if best is None:
+            return VidkompyError(
+                f"fg not found in bg (best coarse match {max(coarse, 0.0):.2f}, need {self.min_score:.2f}; "
+                f"check the inputs, give --x/--y, or --force) [{where}]"
+            )
+        try:
+            verify(best, self.min_score, self.min_detail)
+        except VidkompyError as exc:
+            return VidkompyError(f"{exc} [{where}]")
+        return VidkompyError(f"fg not found in bg: its frames match out of order at x={best.x},y={best.y} [{where}]")
 
     def _accepted(self, found: Placement) -> bool:
         """Found, and on one timeline (else the seed would be a wrong time: keep looking)."""
@@ -229,9 +249,9 @@ class PlacementSearch:
             verify(found, self.min_score, self.min_detail)
         except VidkompyError:
             return False
-        return self.min_score <= 0 or self.order >= MIN_ORDER
+        return self.min_score <= 0 or found.order >= MIN_ORDER
 
     def _found(self, placement: Placement, ring: FrameRing) -> Found:
         offset = offset_from_pairs(placement.pairs, self.fg.rate, self.bg.rate)
         start = max(0, nearest_bg_frame(0, self.fg.rate, self.bg.rate, offset))
-        return Found(placement, offset, start, ring.end, time.monotonic() - self.started, self.work, self.order)
+        return Found(placement, offset, start, ring.end, time.monotonic() - self.started, self.work)

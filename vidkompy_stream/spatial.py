@@ -16,9 +16,12 @@ Method (coarse to fine):
 3. Refine. Each template's coarse peak is searched again at full resolution within +-(factor + 2) px on
    the bg frame where it peaked (a textured window of at most `REFINE_SIDE` px square is searched, then
    the whole template is scored at the position found).
-4. Vote. The position most templates agree on (within 1 px) wins; its score is the mean full-resolution
-   score of the agreeing templates, and the best of them gives the temporal seed (fg frame, bg frame),
-   checked against the bg frames on either side at full resolution.
+4. Joint choice. Each template's refined position is a candidate; for each, all templates are scored
+   together on one timeline (template t on the bg frame at date + t's fg index * rate) and the
+   (position, date) with the best mean wins: when the picture moves as a whole (a scroll) each
+   template alone fits many (place, time) pairs, and only the timeline tells which is right. The
+   position is polished +-1 px at full resolution with all templates pooled; templates within
+   AGREE_DROP of the best count as agreeing; each one's exact bg frame (+-1 checked) gives a seed pair.
 5. Check. A smooth template (a wall, sky, a blurred pan) fits some place of some frame among hundreds
    with a high score, and near-identical templates (a static shot) agree on the same wrong place, so
    neither the score nor the vote tells found from not found. `detail` does: the correlation of the
@@ -48,7 +51,6 @@ templates are used as given.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable, Sequence
 import dataclasses
 from dataclasses import dataclass
@@ -77,8 +79,14 @@ REFINE_SPREAD = 0.05
 #: Templates whose shrunk pictures correlate this well with an earlier one are duplicates (static fg):
 #: they would vote alike, so only the first is kept.
 DUPLICATE_NCC = 0.98
-#: Positions within this many px (both axes) count as the same vote.
-AGREE_PX = 1
+#: The joint position is polished within this many px (both axes) at full resolution.
+POOL_PX = 1
+#: Each template's bg frame is searched within this many frames of the joint date at full resolution.
+DATE_REACH = 2
+#: At most this many one-frame steps of the joint polish.
+POLISH_ROUNDS = 3
+#: Templates scoring within this much of the best at the joint (position, date) count as agreeing.
+AGREE_DROP = 0.15
 #: Coarse stride is STRIDE_SCALE * sqrt(n / 2) bg frames (n: frames searched).
 STRIDE_SCALE = 0.5
 #: Runner-up peaks for the margin must be farther than this from the best peak (coarse px).
@@ -102,6 +110,10 @@ class Placement:
         over the agreeing templates: high only if edges and texture line up, not just smooth shading.
     pairs: (fg frame, bg frame) where each agreeing template matches best, the seed pair first: each
         is exact to the frame, and together they pin the offset between the clocks well below a frame.
+    order: the templates' mean coarse score at the chosen date, over the mean of each one's best score
+        at that position at any date: about 1 when bg shows fg's frames in fg's order (a static shot
+        too); well below 1 when each matches on its own but at inconsistent times (fg's pictures
+        replayed backwards, shuffled), where the seed would be a wrong time.
     """
 
     x: int
@@ -114,6 +126,7 @@ class Placement:
     templates: int
     detail: float
     pairs: tuple[tuple[int, int], ...] = ()
+    order: float = 0.0
 
 
 @dataclass
@@ -156,6 +169,7 @@ def locate(
     bg_frames: Sequence[np.ndarray],
     bg_indices: Sequence[int],
     *,
+    rate: float,
     min_score: float = MIN_SCORE,
     min_detail: float = MIN_DETAIL,
     coarse_width: int = COARSE_WIDTH,
@@ -185,7 +199,8 @@ def locate(
     small = [shrink(frame, factor) for frame in bg_frames]
     full = dict(zip(bg_indices, bg_frames))
     return locate_small(
-        fg_frames, fg_indices, small, bg_indices, full.get, factor=factor, min_score=min_score, min_detail=min_detail
+        fg_frames, fg_indices, small, bg_indices, full.get, factor=factor, rate=rate, min_score=min_score,
+        min_detail=min_detail,
     )
 
 
@@ -197,6 +212,7 @@ def locate_small(
     get_full: Callable[[int], np.ndarray | None],
     *,
     factor: int,
+    rate: float,
     min_score: float = MIN_SCORE,
     min_detail: float = MIN_DETAIL,
 ) -> Placement:
@@ -204,8 +220,9 @@ def locate_small(
 
     bg_small[i] = shrink(bg luma of frame bg_indices[i], factor), with `factor` from `choose_factor`.
     get_full(bg_index) -> full-resolution bg luma, or None if the caller no longer has that frame. It is
-    asked for up to REFINE_TRIES frames per template (its best coarse matches) plus the two frames next
-    to the winner; for a None the template's next-best coarse frame is asked instead.
+    asked for up to REFINE_TRIES frames per template (its best coarse matches; for a None the next-best
+    is asked instead) and 2 * DATE_REACH + 1 around each template's date on the joint timeline.
+    rate: bg frames per fg frame (bg fps / fg fps), for the joint timeline.
     Everything else as in `locate`.
     """
     if len(fg_frames) != len(fg_indices):
@@ -230,13 +247,13 @@ def locate_small(
             votes.append(vote)
     if not votes:
         raise VidkompyError("fg not found in bg: no bg frame to compare with (all bg frames flat or unavailable)")
-    best, agreeing = _pool(*_elect(votes), bg_indices, get_full)
+    best, agreeing, order = _joint(votes, bg_small, bg_indices, get_full, factor, rate)
     score = float(np.mean([vote.score for vote in agreeing]))
     detail = float(np.mean([vote.detail for vote in agreeing]))
     pairs = tuple((vote.template.fg_index, _seed_frame(vote, bg_indices, get_full)) for vote in agreeing)
     margin = _margin(best, bg_small)
     found = Placement(
-        best.x, best.y, score, margin, pairs[0][0], pairs[0][1], len(agreeing), len(templates), detail, pairs
+        best.x, best.y, score, margin, pairs[0][0], pairs[0][1], len(agreeing), len(templates), detail, pairs, order
     )
     verify(found, min_score, min_detail)
     return found
@@ -260,44 +277,6 @@ def verify(found: Placement, min_score: float = MIN_SCORE, min_detail: float = M
         f"fg not found in bg (best match {found.score:.2f} at x={found.x},y={found.y}, {why}; "
         "check the inputs, give --x/--y, or --force)"
     )
-
-
-def in_order(
-    templates: Sequence[Template],
-    bg_small: Sequence[np.ndarray],
-    bg_indices: Sequence[int],
-    found: Placement,
-    factor: int,
-    rate: float,
-) -> float:
-    """How well the templates match *together*, at `found`'s position, on one timeline: the best over
-    dates d of the mean coarse NCC of template t with the bg frame at d + t's fg index * rate, divided by
-    the mean of each template's own best NCC there. About 1 when bg shows fg's frames in fg's order (a
-    static shot too); well below 1 when each frame matches on its own but at inconsistent times (the
-    same pictures replayed backwards, or shuffled), where the seed would be a wrong time.
-
-    rate: bg frames per fg frame. bg_indices must be consecutive."""
-    first = bg_indices[0]
-    crops = []
-    for tpl in templates:
-        cx, cy = (found.x + tpl.ox) // factor, (found.y + tpl.oy) // factor
-        th, tw = tpl.small.shape
-        row = []
-        for frame in bg_small:
-            patch = frame[cy : cy + th, cx : cx + tw]
-            row.append(_ncc(patch, tpl.small) if patch.shape == tpl.small.shape else -1.0)
-        crops.append(np.array(row))
-    each = float(np.mean([row.max() for row in crops]))
-    best = -1.0
-    for date in range(first - round(max(t.fg_index for t in templates) * rate), bg_indices[-1] + 1):
-        values = []
-        for tpl, row in zip(templates, crops):
-            pos = date + round(tpl.fg_index * rate) - first
-            if 0 <= pos < len(row):
-                values.append(row[pos])
-        if len(values) * 2 > len(templates):
-            best = max(best, float(np.mean(values)))
-    return best / each if each > 0 else 0.0
 
 
 def coarse_peak(bg_small: np.ndarray, template: Template) -> tuple[float, int, int]:
@@ -406,7 +385,9 @@ def _coarse(tpl: Template, bg_small: Sequence[np.ndarray], flat: np.ndarray) -> 
 
 
 def _ncc(a: np.ndarray, b: np.ndarray) -> float:
-    """Normalized cross-correlation (TM_CCOEFF_NORMED) of two same-shape arrays; 0 if either is flat."""
+    """Normalized cross-correlation (TM_CCOEFF_NORMED) of two same-shape arrays; 0 if either is flat or empty."""
+    if a.size == 0:
+        return 0.0
     a = a.astype(np.float32)
     b = b.astype(np.float32)
     a -= a.mean()
@@ -479,50 +460,156 @@ def _refine(
     return _Vote(tpl, x - tpl.ox, y - tpl.oy, _ncc(patch, tpl.full), pos, _detail(tpl.full, patch, factor), ranked)
 
 
-def _elect(votes: list[_Vote]) -> tuple[_Vote, list[_Vote]]:
-    """The vote with the most others within AGREE_PX (ties: higher summed score), and those others.
-    The winner is the best-scoring vote among those at the group's most common exact position (one
-    template's neighbouring frame can peak a pixel off with a slightly higher score)."""
-    groups = []
-    for vote in votes:
-        group = [v for v in votes if abs(v.x - vote.x) <= AGREE_PX and abs(v.y - vote.y) <= AGREE_PX]
-        groups.append((len(group), sum(v.score for v in group), group))
-    _, _, group = max(groups, key=lambda g: (g[0], g[1]))
-    counts = Counter((v.x, v.y) for v in group)
-    top = max(counts.values())
-    return max((v for v in group if counts[v.x, v.y] == top), key=lambda v: v.score), group
+def _timeline(tpl: Template, bg_small: Sequence[np.ndarray], x: int, y: int, factor: int) -> np.ndarray:
+    """Coarse NCC of a template with each shrunk bg frame's patch where fg at full-res (x, y) puts it
+    (all -1 where the patch leaves the frame); one batched product over the frames."""
+    cx, cy = (x + tpl.ox) // factor, (y + tpl.oy) // factor
+    th, tw = tpl.small.shape
+    height, width = bg_small[0].shape
+    if cx < 0 or cy < 0 or cx + tw > width or cy + th > height:
+        return np.full(len(bg_small), -1.0)
+    patches = np.stack([frame[cy : cy + th, cx : cx + tw] for frame in bg_small]).reshape(len(bg_small), -1)
+    a = patches.astype(np.float32)
+    a -= a.mean(axis=1, keepdims=True)
+    b = tpl.small.astype(np.float32).ravel()
+    b -= b.mean()
+    den = np.sqrt(np.einsum("ij,ij->i", a, a) * float(b @ b))
+    return np.where(den > 1e-6, (a @ b) / np.maximum(den, 1e-6), 0.0)
+
+
+def _nearest(indices: np.ndarray, targets: np.ndarray, gap: int) -> np.ndarray:
+    """List positions of the bg frames nearest each target (same shape), -1 where none is within gap / 2."""
+    right = np.clip(np.searchsorted(indices, targets), 0, len(indices) - 1)
+    left = np.maximum(right - 1, 0)
+    pick = np.where(np.abs(indices[left] - targets) <= np.abs(indices[right] - targets), left, right)
+    return np.where(2 * np.abs(indices[pick] - targets) <= gap, pick, -1)
+
+
+def _joint(
+    votes: list[_Vote],
+    bg_small: Sequence[np.ndarray],
+    bg_indices: Sequence[int],
+    get_full: Callable[[int], np.ndarray | None],
+    factor: int,
+    rate: float,
+) -> tuple[_Vote, list[_Vote], float]:
+    """Position and time together: each vote's position is tried for all templates at once, on one
+    timeline (template t at bg frame date + t's fg index * rate), and the (position, date) with the best
+    mean coarse score wins. Votes alone can disagree when the picture moves as a whole (a scroll, a
+    pan): each template then fits a different place at a different time, and only the timeline tells
+    which. Returns the winner, the templates that agree (full-resolution score within AGREE_DROP of
+    the best, at the position pooled over them), and the order (see Placement.order)."""
+    indices = np.asarray(bg_indices)
+    gap = max(1, int(np.median(np.diff(indices)))) if len(indices) > 1 else 1
+    shifts = np.array([round(v.template.fg_index * rate) for v in votes])
+    dates = np.arange(int(indices[0]) - int(shifts.max()), int(indices[-1]) + 1)
+    at = _nearest(indices, dates[:, None] + shifts[None, :], gap)  # dates x templates, -1: no frame
+    present = at >= 0
+    usable = 2 * present.sum(axis=1) > len(votes)
+    best = None
+    tried: list[tuple[int, int]] = []
+    for x, y in dict.fromkeys((v.x, v.y) for v in votes):
+        if any(abs(x - tx) <= POOL_PX and abs(y - ty) <= POOL_PX for tx, ty in tried):
+            continue  # the polish below reaches it
+        tried.append((x, y))
+        rows = np.array([_timeline(v.template, bg_small, x, y, factor) for v in votes])  # templates x frames
+        values = np.where(present, rows[np.arange(len(votes))[None, :], np.maximum(at, 0)], 0.0)
+        means = np.where(usable, values.sum(axis=1) / np.maximum(present.sum(axis=1), 1), -np.inf)
+        d = int(np.argmax(means))
+        if usable[d] and (best is None or means[d] > best[0]):
+            best = (float(means[d]), x, y, [int(k) for k in at[d]], float(rows.max(axis=1).mean()))
+    if best is None:
+        return _pool(votes[0], votes, bg_indices, get_full, factor) + (0.0,)
+    mean, x, y, at, each = best
+    placed = [dataclasses.replace(v, x=x, y=y, pos=k) for v, k in zip(votes, at) if k >= 0]
+    placed = [dataclasses.replace(v, pos=_nearby_frame(v, bg_indices, get_full, DATE_REACH)) for v in placed]
+    lead, pooled = _polish(placed, bg_indices, get_full, factor)
+    agreeing = [v for v in pooled if v.score >= lead.score - AGREE_DROP]
+    return lead, agreeing, mean / each if each > 0 else 0.0
+
+
+def _polish(
+    placed: list[_Vote], bg_indices: Sequence[int], get_full: Callable[[int], np.ndarray | None], factor: int
+) -> tuple[_Vote, list[_Vote]]:
+    """Position and time polished together at full resolution: `_pool` (+-POOL_PX), then all templates
+    a frame earlier or later, re-pooled, while the summed score improves. In a pan, a pixel off at a
+    frame off fits almost as well as the truth at coarse scale; at full resolution only the truth fits."""
+    lead, pooled = _pool(placed[0], placed, bg_indices, get_full, factor)
+    total = sum(v.score for v in pooled)
+    for _ in range(POLISH_ROUNDS):
+        moved = False
+        for dt in (-1, 1):
+            shifted = [dataclasses.replace(v, pos=v.pos + dt) for v in pooled if 0 <= v.pos + dt < len(bg_indices)]
+            if len(shifted) < len(pooled):
+                continue
+            other_lead, other = _pool(shifted[0], shifted, bg_indices, get_full, factor)
+            other_total = sum(v.score for v in other)
+            if other_total > total + 1e-6:
+                lead, pooled, total, moved = other_lead, other, other_total, True
+                break
+        if not moved:
+            break
+    return lead, pooled
+
+
+def _nearby_frame(
+    vote: _Vote, bg_indices: Sequence[int], get_full: Callable[[int], np.ndarray | None], reach: int
+) -> int:
+    """List position, within `reach` of the vote's, of the bg frame where the vote's template best
+    matches at the vote's position, at full resolution (its most textured window, for speed): the
+    coarse timeline dates fg only to a frame or two where the picture changes slowly."""
+    tpl = vote.template
+    sx, sy, sw, sh = _refine_window(tpl.full)
+    x, y = vote.x + tpl.ox + sx, vote.y + tpl.oy + sy
+    window = tpl.full[sy : sy + sh, sx : sx + sw]
+    best = (-2.0, vote.pos)
+    for pos in range(max(0, vote.pos - reach), min(len(bg_indices), vote.pos + reach + 1)):
+        full = get_full(bg_indices[pos])
+        if full is not None and x >= 0 and y >= 0:
+            patch = full[y : y + sh, x : x + sw]
+            if patch.shape == window.shape:
+                best = max(best, (_ncc(patch, window), pos))
+    return best[1]
 
 
 def _pool(
-    best: _Vote, group: list[_Vote], bg_indices: Sequence[int], get_full: Callable[[int], np.ndarray | None]
+    best: _Vote,
+    group: list[_Vote],
+    bg_indices: Sequence[int],
+    get_full: Callable[[int], np.ndarray | None],
+    factor: int,
 ) -> tuple[_Vote, list[_Vote]]:
-    """The position within AGREE_PX of the winner where the agreeing templates' full-resolution scores
-    (each on its own bg frame) sum highest, and the votes re-scored there, best first. One template
-    alone can peak a pixel off on low-contrast footage; together they do not."""
-    reach = AGREE_PX
+    """The position within POOL_PX of `best` where the group's full-resolution scores (each template's
+    most textured window on its own bg frame) sum highest, and the votes re-scored there (whole-template
+    score and detail), best first. One template alone can peak a pixel off on low-contrast footage;
+    together they do not."""
+    reach = POOL_PX
     total = np.zeros((2 * reach + 1, 2 * reach + 1), np.float64)
-    maps = []
+    fulls = []
     for vote in group:
         tpl = vote.template
         full = get_full(bg_indices[vote.pos])
-        th, tw = tpl.full.shape
-        x0, y0 = best.x + tpl.ox - reach, best.y + tpl.oy - reach
-        result = np.full(total.shape, -np.inf)
+        fulls.append(full)
+        sx, sy, sw, sh = _refine_window(tpl.full)
+        x0, y0 = best.x + tpl.ox + sx - reach, best.y + tpl.oy + sy - reach
+        result = np.full(total.shape, -1.0)
         if full is not None:
             ya, xa = max(0, y0), max(0, x0)
-            roi = full[ya : y0 + th + 2 * reach, xa : x0 + tw + 2 * reach]
-            if roi.shape[0] >= th and roi.shape[1] >= tw:
-                got = cv2.matchTemplate(roi, tpl.full, cv2.TM_CCOEFF_NORMED)
+            roi = full[ya : y0 + sh + 2 * reach, xa : x0 + sw + 2 * reach]
+            if roi.shape[0] >= sh and roi.shape[1] >= sw:
+                got = cv2.matchTemplate(roi, tpl.full[sy : sy + sh, sx : sx + sw], cv2.TM_CCOEFF_NORMED)
                 result[ya - y0 : ya - y0 + got.shape[0], xa - x0 : xa - x0 + got.shape[1]] = got
-        maps.append(result)
         total += result
-    if not np.isfinite(total.max()):
-        return best, group
     dy, dx = np.unravel_index(int(np.argmax(total)), total.shape)
     x, y = best.x + int(dx) - reach, best.y + int(dy) - reach
-    pooled = [
-        dataclasses.replace(vote, x=x, y=y, score=float(result[dy, dx])) for vote, result in zip(group, maps)
-    ]
+    pooled = []
+    for vote, full in zip(group, fulls):
+        tpl = vote.template
+        th, tw = tpl.full.shape
+        patch = None if full is None else full[y + tpl.oy : y + tpl.oy + th, x + tpl.ox : x + tpl.ox + tw]
+        fits = patch is not None and patch.shape == (th, tw) and y + tpl.oy >= 0 and x + tpl.ox >= 0
+        score, detail = (_ncc(patch, tpl.full), _detail(tpl.full, patch, factor)) if fits else (-1.0, 0.0)
+        pooled.append(dataclasses.replace(vote, x=x, y=y, score=score, detail=detail))
     pooled.sort(key=lambda v: v.score, reverse=True)
     return pooled[0], pooled
 
