@@ -52,9 +52,11 @@ def make_fg(exe: str, source: Path, folder: Path, start: float, rect: tuple[int,
 
 
 def read_map(path: Path) -> tuple[list[str], list[list[int]]]:
+    """The comment lines, and each row as [fg_frame, bg_frame, x, y]."""
     lines = path.read_text().splitlines()
     comments = [line for line in lines if line.startswith("#")]
-    rows = [[int(c) for c in line.split(",") if c] for line in lines[1:] if not line.startswith("#")]
+    cells = [line.split(",") for line in lines[1:] if not line.startswith("#")]
+    rows = [[int(c[0]), int(c[1]), int(c[3]), int(c[4])] for c in cells]  # confidence left out
     return comments, rows
 
 

@@ -93,6 +93,8 @@ def validate(opts: Options) -> None:
         raise UsageError("--x and --y must not be negative")
     if opts.search_seconds <= 0:
         raise UsageError("--search-seconds must be positive")
+    if opts.lookahead <= 0:
+        raise UsageError("--lookahead must be positive")
     if opts.offset is not None and opts.map_in is not None:
         raise UsageError("--offset and --map-in both set the timing; give one")
     if opts.feather < 0:

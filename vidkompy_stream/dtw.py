@@ -30,7 +30,6 @@ kernel, for tests and for re-solving a narrow band. See also Müller, "Fundament
 ch. 3 (DTW) and the FMP notebooks on step-size conditions and subsequence DTW (open begin and end).
 """
 
-import logging
 import math
 
 import numpy as np
@@ -38,7 +37,6 @@ import numpy as np
 from .kernels.dtw import fill_row, fit_clock, solve
 from .mapping import Decision
 
-log = logging.getLogger(__name__)
 
 DEFAULT_PENALTY = 0.01  # per bg frame of distance from the clock line
 DEFAULT_CAP = 10.0  # bg frames; beyond this the pull stops growing, so a wrong clock cannot outvote content
@@ -106,8 +104,6 @@ class ClockTracker:
     def _refit(self) -> None:
         rate, offset = fit_clock(self._fg, self._bg, self._count, self.recent, self.rate, self.nominal,
                                  self.tolerance, self.prior_weight, self.max_drift)
-        if abs(rate - self.rate) > 1e-4 * self.nominal:
-            log.debug("clock: %.5f bg frames per fg frame (nominal %.5f), offset %.2f", rate, self.nominal, offset)
         self.rate, self.offset = float(rate), float(offset)
 
 

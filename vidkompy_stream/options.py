@@ -56,6 +56,10 @@ class Options:
         metavar="SEC", type=seconds, help="bg time = fg time + SEC (decimal or exact fraction, e.g. 1001/30000); "
         "each fg frame gets the bg frame nearest that time (default: 0, both start together)"
     )
+    lookahead: Fraction = _opt(
+        metavar="SEC", type=seconds, default=Fraction(1), help="the aligner decides each fg frame after seeing this "
+        "much more of fg; the output lags input by as much (default: 1)"
+    )
     map_in: Optional[str] = _opt(
         metavar="CSV", help="replay a mapping: rows fg_frame,bg_frame[,confidence][,x,y] (from --map-out)"
     )

@@ -16,6 +16,7 @@ from fractions import Fraction
 import numpy as np
 from tqdm import tqdm
 
+from .align import AlignedTiming, bg_frames_needed
 from .composite import Compositor
 from .errors import VidkompyError
 from .framering import FrameRing
@@ -147,11 +148,12 @@ def _progress(opts: Options, fg: Source) -> tqdm:
     return tqdm(total=total, unit="frame", file=sys.stderr, disable=not enabled, dynamic_ncols=True, leave=False)
 
 
-def _search(opts: Options, fg_ring: FrameRing, bg: Source, fgf: Y4MFormat) -> tuple[Found, FrameRing]:
-    """Find fg in bg (reading both); the bg ring returned holds the frames from the found start on."""
+def _search(opts: Options, fg_ring: FrameRing, bg: Source, fgf: Y4MFormat, bg_frames: int) -> tuple[Found, FrameRing]:
+    """Find fg in bg (reading both); the bg ring returned (at least `bg_frames` long) holds the frames
+    from about the found start on."""
     search = PlacementSearch(fgf, bg.reader.format, opts.search_seconds, opts.force)
     search.take_templates(fg_ring)
-    bg_ring = FrameRing(bg.reader, search.bg_window)
+    bg_ring = FrameRing(bg.reader, max(search.bg_window, bg_frames))
     found = search.scan(bg_ring)
     p = found.placement
     log.info("fg found in bg at x=%d y=%d (score %.3f, detail %.3f, margin %.3f, %d of %d templates agree); "
@@ -169,6 +171,19 @@ def _placement_comment(found: Found) -> str:
             f"offset={found.offset}")
 
 
+class GivenTiming:
+    """A given timing (offset or mapping file) in the aligner's shape: each fg frame decided at once."""
+
+    def __init__(self, timing: MapTiming | OffsetTiming, first: Decision) -> None:
+        self.timing, self.first = timing, first
+
+    def feed(self, index: int) -> list[Decision]:
+        return [self.first if index == 0 else self.timing.decide(index)]
+
+    def finish(self) -> list[Decision]:
+        return []
+
+
 def run(opts: Options, exe: str) -> Summary:
     """Run one job as described by validated options; raise VidkompyError on failure."""
     started = time.monotonic()
@@ -182,25 +197,32 @@ def run(opts: Options, exe: str) -> Summary:
         log.info("fg %s @ %s fps (%s), bg %s @ %s fps (%s)", fgf.size_text, fgf.rate_text, fg.spec,
                  bgf.size_text, bgf.rate_text, bg.spec)
         converter = layout_converter(fgf, bgf)
-        timing = _timing(opts, fgf.rate, bgf.rate, stack)
-        first = timing.decide(0) if timing is not None else None
+        given = _timing(opts, fgf.rate, bgf.rate, stack)
+        first = given.decide(0) if given is not None else None
         position = (opts.x, opts.y) if opts.x is not None and opts.y is not None else None
         if position is None and first is not None and first.x is not None and first.y is not None:
             position = (first.x, first.y)
+        lookahead = max(1, round(opts.lookahead * fgf.rate)) if given is None else 0
+        fg_frames = lookahead + 1
+        bg_frames = bg_frames_needed(fgf, bgf, lookahead) if given is None else 1
         found = None
         if position is None:
-            fg_ring = FrameRing(fg.reader, fg_ring_capacity(fgf))
-            found, bg_ring = _search(opts, fg_ring, bg, fgf)
+            fg_ring = FrameRing(fg.reader, max(fg_ring_capacity(fgf), fg_frames))
+            found, bg_ring = _search(opts, fg_ring, bg, fgf, bg_frames)
             position = (found.placement.x, found.placement.y)
         else:
-            fg_ring, bg_ring = FrameRing(fg.reader, 1), FrameRing(bg.reader, 1)
-        if timing is None:
+            fg_ring, bg_ring = FrameRing(fg.reader, fg_frames), FrameRing(bg.reader, bg_frames)
+        timing: AlignedTiming | GivenTiming
+        if given is None:
             if found is None:
-                log.warning("no --offset: assuming fg and bg start together")
-            timing = OffsetTiming(fgf.rate, bgf.rate, found.offset if found else Fraction(0))
-            first = timing.decide(0)
-        assert first is not None
-        audio_offset = float(timing.offset) if isinstance(timing, OffsetTiming) else first.bg_frame / float(bgf.rate)
+                log.warning("no --offset: fg is aligned from bg's start (give --offset if fg starts later)")
+            start = found.start if found else 0
+            audio_offset = float(found.offset) if found else 0.0
+            timing = AlignedTiming(fgf, bgf, position, start, lookahead, fg_ring, bg_ring)
+        else:
+            assert first is not None
+            audio_offset = float(given.offset) if isinstance(given, OffsetTiming) else first.bg_frame / float(bgf.rate)
+            timing = GivenTiming(given, first)
         composer = Composer(converter.format if converter else fgf, bgf, opts.feather, position)
         out_fmt = dataclasses.replace(bgf, rate=fgf.rate)
         summary = Summary(x=position[0], y=position[1])
@@ -211,25 +233,33 @@ def run(opts: Options, exe: str) -> Summary:
         if map_out is not None and found is not None:
             map_out.comment(_placement_comment(found))
         bar = stack.enter_context(_progress(opts, fg))
+
+        def emit(decision: Decision) -> None:
+            nonlocal sink, position
+            i = decision.fg_frame
+            j = follower.copy_frame(decision.bg_frame, out, i)
+            if decision.x is not None and decision.y is not None:
+                position = (decision.x, decision.y)
+            fg_frame = fg_ring.frame(i)
+            composer.paste(out, converter.convert(fg_frame) if converter else fg_frame, position)
+            if sink is None:
+                log.debug("first output frame after reading %d fg and %d bg frames", fg_ring.end, follower.ring.end)
+                sink = _open_sink(opts, exe, out_fmt, group, fg, bg, audio_offset)
+            sink.write(out)
+            if map_out is not None:
+                map_out.write(Decision(i, j, decision.confidence, *position))
+            fg_ring.release_before(i + 1)
+            summary.frames += 1
+            bar.update()
+
         try:
             i = 0
             while fg_ring.fill_to(i):
-                decision = first if i == 0 else timing.decide(i)
-                j = follower.copy_frame(decision.bg_frame, out, i)
-                if decision.x is not None and decision.y is not None:
-                    position = (decision.x, decision.y)
-                fg_frame = fg_ring.frame(i)
-                composer.paste(out, converter.convert(fg_frame) if converter else fg_frame, position)
-                if sink is None:
-                    log.debug("first output frame after reading %d fg and %d bg frames", fg_ring.end,
-                              follower.ring.end)
-                    sink = _open_sink(opts, exe, out_fmt, group, fg, bg, audio_offset)
-                sink.write(out)
-                if map_out is not None:
-                    map_out.write(Decision(i, j, decision.confidence, *position))
-                fg_ring.release_before(i + 1)
+                for decision in timing.feed(i):
+                    emit(decision)
                 i += 1
-                bar.update()
+            for decision in timing.finish():
+                emit(decision)
             if sink is None:
                 raise VidkompyError(f"fg has no frames: {fg.spec}")
             fg.finish()
@@ -244,7 +274,6 @@ def run(opts: Options, exe: str) -> Summary:
             if map_out is not None:
                 map_out.abort()
             raise
-        summary.frames = i
         summary.bg_frames_read = follower.ring.end
         summary.bg_held = follower.held
         summary.seconds = time.monotonic() - started

@@ -1,0 +1,84 @@
+"""Following fg through bg while both stream: fingerprints in, one bg frame per fg frame out.
+
+For each fg frame: its fingerprint, and those of the bg region under fg's rectangle for the bg frames
+the aligner's window asks for (bg is read ahead that far, each frame fingerprinted once as it is read,
+and kept in the bg ring until it has been shown or passed by). The aligner (`dtw.DTWAligner`) commits
+fg frame i once fg frame i + lookahead has been seen, so decisions come out with a latency of the
+lookahead; `finish` commits the rest when fg ends. Memory: the fg ring holds the lookahead's fg frames,
+the bg ring the bg frames between the last committed one and the newest window's end, both bounded by
+the lookahead and the band, never by the video's length.
+"""
+
+import logging
+import math
+
+import numpy as np
+
+from .dtw import DTWAligner, default_band, default_max_step
+from .errors import VidkompyError
+from .fingerprint import Fingerprinter, FingerprintStore, costs
+from .framering import FrameRing
+from .mapping import Decision
+from .y4m import Y4MFormat
+
+log = logging.getLogger(__name__)
+
+#: How often (fg seconds) -v logs the aligner's rate estimate.
+RATE_LOG_SECONDS = 10
+
+
+def bg_frames_needed(fg: Y4MFormat, bg: Y4MFormat, lookahead: int) -> int:
+    """bg frames the aligner may hold at once: every pending fg frame stepping the most, plus a band."""
+    rate = float(bg.rate / fg.rate)
+    step = default_max_step(rate)
+    return lookahead * step + default_band(step) + step + 2
+
+
+class AlignedTiming:
+    """Decisions for fg frames as the aligner commits them: `feed(i)` after fg frame i is in the fg ring."""
+
+    def __init__(self, fg: Y4MFormat, bg: Y4MFormat, position: tuple[int, int], start: int, lookahead: int,
+                 fg_ring: FrameRing, bg_ring: FrameRing) -> None:
+        x, y = position
+        if x < 0 or y < 0 or x + fg.width > bg.width or y + fg.height > bg.height:
+            raise VidkompyError(
+                f"fg {fg.size_text} at x={x},y={y} does not fit inside bg {bg.size_text}: nothing to align against"
+            )
+        self.fg, self.bg = fg, bg
+        self.box = (slice(y, y + fg.height), slice(x, x + fg.width))
+        self.fg_ring, self.bg_ring = fg_ring, bg_ring
+        self.nominal = float(bg.rate / fg.rate)
+        self.aligner = DTWAligner(self.nominal, max(0, start), lookahead)
+        needed = bg_frames_needed(fg, bg, lookahead)
+        if bg_ring.capacity < needed or fg_ring.capacity < lookahead + 1:
+            raise ValueError("rings too small for the aligner's lookahead")
+        fingerprinter = Fingerprinter(fg.width, fg.height)
+        self.fingerprint = fingerprinter.compute
+        self.fg_prints = FingerprintStore(fingerprinter, lookahead + 2)
+        self.bg_prints = FingerprintStore(fingerprinter, needed + self.aligner.band)
+        self.costs = np.empty(self.aligner.band, np.float32)
+        self.next_bg = bg_ring.start  # next bg frame to fingerprint: what the ring holds is fingerprinted first
+        self.log_every = max(1, math.ceil(RATE_LOG_SECONDS * fg.rate))
+        log.debug("aligner: online DTW, lookahead %d fg frames, band %d bg frames, max step %d, start at bg "
+                  "frame %d", lookahead, self.aligner.band, self.aligner.max_step, start)
+
+    def feed(self, index: int) -> list[Decision]:
+        """Take fg frame `index` (held in the fg ring); return the decisions that became final."""
+        self.fingerprint(self.fg.plane_views(self.fg_ring.frame(index))[0], self.fg_prints, index)
+        lo, hi = self.aligner.window(index)
+        self.bg_ring.release_before(self.aligner.release_point())
+        self.next_bg = max(self.next_bg, self.bg_ring.start)
+        while self.next_bg < hi and self.bg_ring.fill_to(self.next_bg):
+            luma = self.bg.plane_views(self.bg_ring.frame(self.next_bg))[0]
+            self.fingerprint(luma[self.box], self.bg_prints, self.next_bg)
+            self.next_bg += 1
+        decisions = self.aligner.push(index, costs(self.fg_prints, index, self.bg_prints, lo, hi, self.costs))
+        if index % self.log_every == 0 and index:
+            rate = self.aligner.rate_estimate
+            log.debug("aligner: fg frame %d, %.5f bg frames per fg frame (nominal %.5f, bg clock %+.3f%%)", index,
+                      rate, self.nominal, (rate / self.nominal - 1) * 100)
+        return decisions
+
+    def finish(self) -> list[Decision]:
+        """fg has ended: the remaining decisions."""
+        return self.aligner.finish()
