@@ -1,10 +1,12 @@
 """Following fg through bg while both stream: fingerprints in, one bg frame per fg frame out.
 
-For each fg frame: its fingerprint, and those of the bg region under fg's rectangle for the bg frames
+For each fg frame: its fingerprint, and those of the bg region under fg's picture (fg's rectangle less
+any flat bars of its own, found once from the newest fg frame held at the start) for the bg frames
 the aligner's window asks for (bg is read ahead that far, each frame fingerprinted once as it is read,
 and kept in the bg ring until it has been shown or passed by). The aligner (`dtw.DTWAligner`) commits
 fg frame i once fg frame i + lookahead has been seen, so decisions come out with a latency of the
-lookahead; `finish` commits the rest when fg ends. Memory: the fg ring holds the lookahead's fg frames,
+lookahead; with a refinement level, `refine.Refiner` then re-decides them a segment at a time with
+pixel evidence (latency: lookahead + segment); `finish` commits the rest when fg ends. Memory: the fg ring holds the lookahead's fg frames,
 the bg ring the bg frames between the last committed one and the newest window's end, both bounded by
 the lookahead and the band, never by the video's length.
 """
@@ -19,40 +21,60 @@ from .errors import VidkompyError
 from .fingerprint import Fingerprinter, FingerprintStore, costs
 from .framering import FrameRing
 from .mapping import Decision
+from .refine import Level, Refiner
+from .spatial import content_box
 from .y4m import Y4MFormat
 
 log = logging.getLogger(__name__)
 
+#: fg's picture (inside its own flat bars) must be at least this many px each way to be compared alone.
+MIN_CONTENT = 16
 #: How often (fg seconds) -v logs the aligner's rate estimate.
 RATE_LOG_SECONDS = 10
 
 
-def bg_frames_needed(fg: Y4MFormat, bg: Y4MFormat, lookahead: int) -> int:
-    """bg frames the aligner may hold at once: every pending fg frame stepping the most, plus a band."""
-    rate = float(bg.rate / fg.rate)
-    step = default_max_step(rate)
-    return lookahead * step + default_band(step) + step + 2
+def fg_frames_needed(lookahead: int, level: Level | None) -> int:
+    """fg frames held at once: the aligner's lookahead and the refiner's segment, plus the newest."""
+    return lookahead + (level.segment if level else 0) + 1
+
+
+def bg_frames_needed(fg: Y4MFormat, bg: Y4MFormat, lookahead: int, level: Level | None) -> int:
+    """bg frames held at once: every pending fg frame stepping the most, plus a band and the refiner's
+    candidates."""
+    step = default_max_step(float(bg.rate / fg.rate))
+    pending = lookahead + (level.segment if level else 0)
+    return pending * step + default_band(step) + step + 2 + (2 * level.radius if level else 0)
 
 
 class AlignedTiming:
     """Decisions for fg frames as the aligner commits them: `feed(i)` after fg frame i is in the fg ring."""
 
     def __init__(self, fg: Y4MFormat, bg: Y4MFormat, position: tuple[int, int], start: int, lookahead: int,
-                 fg_ring: FrameRing, bg_ring: FrameRing) -> None:
+                 level: Level | None, fg_ring: FrameRing, bg_ring: FrameRing) -> None:
         x, y = position
         if x < 0 or y < 0 or x + fg.width > bg.width or y + fg.height > bg.height:
             raise VidkompyError(
                 f"fg {fg.size_text} at x={x},y={y} does not fit inside bg {bg.size_text}: nothing to align against"
             )
         self.fg, self.bg = fg, bg
-        self.box = (slice(y, y + fg.height), slice(x, x + fg.width))
+        x0, y0, x1, y1 = (0, 0, 0, 0)
+        if fg_ring.fill_to(0):  # the search read fg's first second; else this reads frame 0
+            x0, y0, x1, y1 = content_box(fg.plane_views(fg_ring.frame(fg_ring.end - 1))[0])
+        if x1 - x0 < MIN_CONTENT or y1 - y0 < MIN_CONTENT:
+            x0, y0, x1, y1 = 0, 0, fg.width, fg.height
+        elif (x0, y0, x1, y1) != (0, 0, fg.width, fg.height):
+            log.info("fg's picture is %dx%d at (%d, %d) inside its frame: only that part is compared", x1 - x0,
+                     y1 - y0, x0, y0)
+        self.fg_box = (slice(y0, y1), slice(x0, x1))
+        self.box = (slice(y + y0, y + y1), slice(x + x0, x + x1))
         self.fg_ring, self.bg_ring = fg_ring, bg_ring
         self.nominal = float(bg.rate / fg.rate)
         self.aligner = DTWAligner(self.nominal, max(0, start), lookahead)
-        needed = bg_frames_needed(fg, bg, lookahead)
-        if bg_ring.capacity < needed or fg_ring.capacity < lookahead + 1:
+        needed = bg_frames_needed(fg, bg, lookahead, level)
+        if bg_ring.capacity < needed or fg_ring.capacity < fg_frames_needed(lookahead, level):
             raise ValueError("rings too small for the aligner's lookahead")
-        fingerprinter = Fingerprinter(fg.width, fg.height)
+        self.refiner = Refiner(fg, bg, self.fg_box, self.box, level, self.aligner, fg_ring, bg_ring) if level else None
+        fingerprinter = Fingerprinter(x1 - x0, y1 - y0)
         self.fingerprint = fingerprinter.compute
         self.fg_prints = FingerprintStore(fingerprinter, lookahead + 2)
         self.bg_prints = FingerprintStore(fingerprinter, needed + self.aligner.band)
@@ -64,15 +86,17 @@ class AlignedTiming:
 
     def feed(self, index: int) -> list[Decision]:
         """Take fg frame `index` (held in the fg ring); return the decisions that became final."""
-        self.fingerprint(self.fg.plane_views(self.fg_ring.frame(index))[0], self.fg_prints, index)
+        self.fingerprint(self.fg.plane_views(self.fg_ring.frame(index))[0][self.fg_box], self.fg_prints, index)
         lo, hi = self.aligner.window(index)
-        self.bg_ring.release_before(self.aligner.release_point())
+        self.bg_ring.release_before(self._release_point())
         self.next_bg = max(self.next_bg, self.bg_ring.start)
         while self.next_bg < hi and self.bg_ring.fill_to(self.next_bg):
             luma = self.bg.plane_views(self.bg_ring.frame(self.next_bg))[0]
             self.fingerprint(luma[self.box], self.bg_prints, self.next_bg)
             self.next_bg += 1
         decisions = self.aligner.push(index, costs(self.fg_prints, index, self.bg_prints, lo, hi, self.costs))
+        if self.refiner is not None:
+            decisions = self.refiner.add(decisions)
         if index % self.log_every == 0 and index:
             rate = self.aligner.rate_estimate
             log.debug("aligner: fg frame %d, %.5f bg frames per fg frame (nominal %.5f, bg clock %+.3f%%)", index,
@@ -81,4 +105,10 @@ class AlignedTiming:
 
     def finish(self) -> list[Decision]:
         """fg has ended: the remaining decisions."""
-        return self.aligner.finish()
+        if self.refiner is None:
+            return self.aligner.finish()
+        return self.refiner.add(self.aligner.finish()) + self.refiner.finish()
+
+    def _release_point(self) -> int:
+        point = self.aligner.release_point()
+        return point if self.refiner is None else min(point, self.refiner.release_point())

@@ -60,6 +60,10 @@ class Options:
         metavar="SEC", type=seconds, default=Fraction(1), help="the aligner decides each fg frame after seeing this "
         "much more of fg; the output lags input by as much (default: 1)"
     )
+    refine: Literal["off", "fast", "full"] = _opt(
+        default="fast", help="re-check the aligner's choice against its neighbouring bg frames with pixels: "
+        "fast (crop at ~240 px wide, +-2 frames), full (~480 px, +-3), or off (default: fast)"
+    )
     map_in: Optional[str] = _opt(
         metavar="CSV", help="replay a mapping: rows fg_frame,bg_frame[,confidence][,x,y] (from --map-out)"
     )

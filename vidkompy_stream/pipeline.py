@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 from tqdm import tqdm
 
-from .align import AlignedTiming, bg_frames_needed
+from .align import AlignedTiming, bg_frames_needed, fg_frames_needed
 from .composite import Compositor
 from .errors import VidkompyError
 from .framering import FrameRing
@@ -24,6 +24,7 @@ from .inputs import Source, open_source
 from .layout import LayoutConverter
 from .mapping import Decision, MappingWriter, read_mapping
 from .options import Options
+from .refine import LEVELS
 from .placement import Found, PlacementSearch, fg_ring_capacity
 from .outputs import AudioSource, EncoderSettings, EncoderSink, Sink, Y4MSink
 from .processes import ChildGroup
@@ -203,8 +204,9 @@ def run(opts: Options, exe: str) -> Summary:
         if position is None and first is not None and first.x is not None and first.y is not None:
             position = (first.x, first.y)
         lookahead = max(1, round(opts.lookahead * fgf.rate)) if given is None else 0
-        fg_frames = lookahead + 1
-        bg_frames = bg_frames_needed(fgf, bgf, lookahead) if given is None else 1
+        level = LEVELS.get(opts.refine) if given is None else None
+        fg_frames = fg_frames_needed(lookahead, level)
+        bg_frames = bg_frames_needed(fgf, bgf, lookahead, level) if given is None else 1
         found = None
         if position is None:
             fg_ring = FrameRing(fg.reader, max(fg_ring_capacity(fgf), fg_frames))
@@ -218,7 +220,7 @@ def run(opts: Options, exe: str) -> Summary:
                 log.warning("no --offset: fg is aligned from bg's start (give --offset if fg starts later)")
             start = found.start if found else 0
             audio_offset = float(found.offset) if found else 0.0
-            timing = AlignedTiming(fgf, bgf, position, start, lookahead, fg_ring, bg_ring)
+            timing = AlignedTiming(fgf, bgf, position, start, lookahead, level, fg_ring, bg_ring)
         else:
             assert first is not None
             audio_offset = float(given.offset) if isinstance(given, OffsetTiming) else first.bg_frame / float(bgf.rate)

@@ -306,9 +306,9 @@ def _line_std(block: np.ndarray, dim: int) -> np.ndarray:
     return np.sqrt(np.maximum(square - mean * mean, 0))
 
 
-def _content_box(luma: np.ndarray) -> tuple[int, int, int, int]:
+def content_box(luma: np.ndarray) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1) of the picture left after dropping uniform rows/columns from the edges
-    ((0, 0, 0, 0) if nothing is left)."""
+    ((0, 0, 0, 0) if nothing is left): fg's own bars (letterbox, pillarbox), which bg does not share."""
     plane = luma.astype(np.float32)
     box = (0, 0, luma.shape[1], luma.shape[0])
     for _ in range(3):  # rows then columns, until stable: pillarbox bars make edge rows look textured
@@ -336,7 +336,7 @@ def make_templates(
     for frame, index in zip(fg_frames, fg_indices):
         if frame.ndim != 2:
             raise ValueError(f"fg frame {index} is not a 2-D luma plane (shape {frame.shape})")
-        x0, y0, x1, y1 = _content_box(frame)
+        x0, y0, x1, y1 = content_box(frame)
         if (x1 - x0) < 2 * factor or (y1 - y0) < 2 * factor:
             continue
         full = frame[y0:y1, x0:x1]
