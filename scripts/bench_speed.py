@@ -8,6 +8,8 @@ Numba's JIT cache is hot):
   y4m: ffmpeg  ffmpeg -i bg -i fg -filter_complex GRAPH -f yuv4mpegpipe -
   y4m: ours    vidkompy-stream --fg fg --bg bg --offset 2 -o -                    (decoders spawned by the tool)
   y4m: pipe    ffmpeg -i fg -f yuv4mpegpipe - | vidkompy-stream --bg bg ... -o -   (fg fed on stdin)
+  y4m: aligned vidkompy-stream --fg fg --bg bg -o -   (nothing given: spatial search, DTW, refinement;
+               "no refine" adds --refine off)
   mp4: ffmpeg  the same overlay, encoded libx264 veryfast crf 18
   mp4: ours    vidkompy-stream ... -o out.mp4                                    (same encoder settings)
 
@@ -28,7 +30,8 @@ from _bench import (FG_RATE, OFFSET, TOOL, Geometry, count_frames, ff, note, par
 
 X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
 #: (case, baseline case its fps is compared with)
-RATIOS = [("y4m: ours", "y4m: ffmpeg"), ("y4m: pipe", "y4m: ffmpeg"), ("mp4: ours", "mp4: ffmpeg")]
+RATIOS = [("y4m: ours", "y4m: ffmpeg"), ("y4m: pipe", "y4m: ffmpeg"), ("y4m: aligned", "y4m: ffmpeg"),
+          ("y4m: aligned, no refine", "y4m: ffmpeg"), ("mp4: ours", "mp4: ffmpeg")]
 
 
 def make_inputs(geo: Geometry, seconds: float, folder: str) -> tuple[str, str]:
@@ -64,6 +67,9 @@ def cases(geo: Geometry, bg: str, fg: str, folder: str) -> dict[str, Callable[[]
         "y4m: ffmpeg": lambda: timed_ffmpeg([*inputs, "-f", "yuv4mpegpipe", "-"]),
         "y4m: ours": lambda: (time_pipeline([[*ours, "--fg", fg, "-o", "-"]]), fg_frames),
         "y4m: pipe": lambda: (time_pipeline([ff("-i", fg, "-f", "yuv4mpegpipe", "-"), [*ours, "-o", "-"]]), fg_frames),
+        "y4m: aligned": lambda: (time_pipeline([[*TOOL, "--bg", bg, "--fg", fg, "-q", "-o", "-"]]), fg_frames),
+        "y4m: aligned, no refine": lambda: (
+            time_pipeline([[*TOOL, "--bg", bg, "--fg", fg, "-q", "--refine", "off", "-o", "-"]]), fg_frames),
         "mp4: ffmpeg": lambda: timed_ffmpeg(["-y", *inputs, *X264, "-crf", "18", out_ffmpeg]),
         "mp4: ours": lambda: (time_pipeline([[*ours, "--fg", fg, "-y", "-o", out_ours]]), fg_frames),
     }

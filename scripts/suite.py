@@ -13,7 +13,8 @@ Engines:
           time of fg frame 0 (0): the best constant offset. Exact on constant-rate pairs; it cannot
           follow drift or dropped frames.
   dtw     the tool given nothing (its defaults): placement from the spatial search, timing from the
-          online windowed DTW aligner.
+          online windowed DTW aligner, refined with pixels (--refine fast).
+  dtw-coarse  the same with --refine off: the aligner's fingerprint decisions alone.
   peer    the prior art, vidkompy 1.2.5, in its own venv (peer.py); finds placement and timing itself.
           Runs with --peer (or --engines peer).
 """
@@ -72,11 +73,15 @@ def offset_engine(truth: Truth, output: str) -> Command:
                    map_out=csv)
 
 
-def dtw_engine(truth: Truth, output: str) -> Command:
-    """The tool given nothing: placement from its spatial search, timing from the online DTW aligner."""
-    csv = os.path.splitext(output)[0] + ".csv"
-    return Command([*TOOL, "--fg", truth.fg_path, "--bg", truth.bg_path, "--map-out", csv, "-o", output, "-y", "-q"],
-                   map_out=csv)
+def tool_engine(*extra: str) -> Engine:
+    """The tool given nothing but `extra`: placement from its spatial search, timing from its aligner."""
+
+    def engine(truth: Truth, output: str) -> Command:
+        csv = os.path.splitext(output)[0] + ".csv"
+        return Command([*TOOL, "--fg", truth.fg_path, "--bg", truth.bg_path, *extra, "--map-out", csv, "-o", output,
+                        "-y", "-q"], map_out=csv)
+
+    return engine
 
 
 def peer_engine(truth: Truth, output: str) -> Command:
@@ -84,7 +89,12 @@ def peer_engine(truth: Truth, output: str) -> Command:
     return Command(argv, env)
 
 
-ENGINES: dict[str, Engine] = {"offset": offset_engine, "dtw": dtw_engine, "peer": peer_engine}
+ENGINES: dict[str, Engine] = {
+    "offset": offset_engine,
+    "dtw": tool_engine(),
+    "dtw-coarse": tool_engine("--refine", "off"),
+    "peer": peer_engine,
+}
 #: engines the later issues add; listed in the table as not built yet.
 PLANNED = ("tunnel", "tunnel-mask")
 

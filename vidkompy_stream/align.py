@@ -22,15 +22,26 @@ from .fingerprint import Fingerprinter, FingerprintStore, costs
 from .framering import FrameRing
 from .mapping import Decision
 from .refine import Level, Refiner
-from .spatial import content_box
+from .spatial import content_box, shrink
 from .y4m import Y4MFormat
 
 log = logging.getLogger(__name__)
 
 #: fg's picture (inside its own flat bars) must be at least this many px each way to be compared alone.
 MIN_CONTENT = 16
+#: Without refinement, crops are shrunk to about this width before fingerprinting.
+SMALL_WIDTH = 240
 #: How often (fg seconds) -v logs the aligner's rate estimate.
 RATE_LOG_SECONDS = 10
+
+
+def shrink_factor(width: int, height: int, target: int) -> int:
+    """Integer factor bringing a width x height crop to about `target` px wide, keeping both sides >= 16 px.
+    One shrink serves both the fingerprints (which shrink further) and the refiner's pixels."""
+    factor = max(1, round(width / target))
+    while factor > 1 and min(width, height) // factor < 16:
+        factor -= 1
+    return factor
 
 
 def fg_frames_needed(lookahead: int, level: Level | None) -> int:
@@ -73,41 +84,67 @@ class AlignedTiming:
         needed = bg_frames_needed(fg, bg, lookahead, level)
         if bg_ring.capacity < needed or fg_ring.capacity < fg_frames_needed(lookahead, level):
             raise ValueError("rings too small for the aligner's lookahead")
-        self.refiner = Refiner(fg, bg, self.fg_box, self.box, level, self.aligner, fg_ring, bg_ring) if level else None
-        fingerprinter = Fingerprinter(x1 - x0, y1 - y0)
+        self.factor = shrink_factor(x1 - x0, y1 - y0, level.width if level else SMALL_WIDTH)
+        self.fg_small: dict[int, np.ndarray] = {}  # fg and bg crops shrunk by `factor`, for the fingerprints
+        self.bg_small: dict[int, np.ndarray] = {}  # and the refiner
+        fingerprinter = Fingerprinter((x1 - x0) // self.factor, (y1 - y0) // self.factor)
         self.fingerprint = fingerprinter.compute
         self.fg_prints = FingerprintStore(fingerprinter, lookahead + 2)
         self.bg_prints = FingerprintStore(fingerprinter, needed + self.aligner.band)
         self.costs = np.empty(self.aligner.band, np.float32)
         self.next_bg = bg_ring.start  # next bg frame to fingerprint: what the ring holds is fingerprinted first
+        self.refiner = Refiner(level, self.aligner, self.fg_small.__getitem__, self._bg_small) if level else None
         self.log_every = max(1, math.ceil(RATE_LOG_SECONDS * fg.rate))
         log.debug("aligner: online DTW, lookahead %d fg frames, band %d bg frames, max step %d, start at bg "
                   "frame %d", lookahead, self.aligner.band, self.aligner.max_step, start)
 
     def feed(self, index: int) -> list[Decision]:
         """Take fg frame `index` (held in the fg ring); return the decisions that became final."""
-        self.fingerprint(self.fg.plane_views(self.fg_ring.frame(index))[0][self.fg_box], self.fg_prints, index)
+        small = shrink(self.fg.plane_views(self.fg_ring.frame(index))[0][self.fg_box], self.factor)
+        self.fg_small[index] = small
+        self.fingerprint(small, self.fg_prints, index)
         lo, hi = self.aligner.window(index)
-        self.bg_ring.release_before(self._release_point())
-        self.next_bg = max(self.next_bg, self.bg_ring.start)
-        while self.next_bg < hi and self.bg_ring.fill_to(self.next_bg):
-            luma = self.bg.plane_views(self.bg_ring.frame(self.next_bg))[0]
-            self.fingerprint(luma[self.box], self.bg_prints, self.next_bg)
-            self.next_bg += 1
+        released = self._release_point()
+        self.bg_ring.release_before(released)
+        for old in [k for k in self.bg_small if k < released]:
+            del self.bg_small[old]
+        self._read_bg(hi)
         decisions = self.aligner.push(index, costs(self.fg_prints, index, self.bg_prints, lo, hi, self.costs))
         if self.refiner is not None:
             decisions = self.refiner.add(decisions)
+        self._done(decisions)
         if index % self.log_every == 0 and index:
             rate = self.aligner.rate_estimate
             log.debug("aligner: fg frame %d, %.5f bg frames per fg frame (nominal %.5f, bg clock %+.3f%%)", index,
                       rate, self.nominal, (rate / self.nominal - 1) * 100)
         return decisions
 
+    def _read_bg(self, end: int) -> None:
+        """Read, shrink and fingerprint bg up to frame `end` (exclusive) or bg's end."""
+        self.next_bg = max(self.next_bg, self.bg_ring.start)
+        while self.next_bg < end and self.bg_ring.fill_to(self.next_bg):
+            luma = self.bg.plane_views(self.bg_ring.frame(self.next_bg))[0]
+            small = shrink(luma[self.box], self.factor)
+            self.bg_small[self.next_bg] = small
+            self.fingerprint(small, self.bg_prints, self.next_bg)
+            self.next_bg += 1
+
+    def _bg_small(self, index: int) -> np.ndarray | None:
+        """bg frame `index`'s shrunk crop, read if needed; None if bg has no such frame or dropped it."""
+        self._read_bg(index + 1)
+        return self.bg_small.get(index)
+
+    def _done(self, decisions: list[Decision]) -> None:
+        for d in decisions:
+            self.fg_small.pop(d.fg_frame, None)
+
     def finish(self) -> list[Decision]:
         """fg has ended: the remaining decisions."""
-        if self.refiner is None:
-            return self.aligner.finish()
-        return self.refiner.add(self.aligner.finish()) + self.refiner.finish()
+        decisions = self.aligner.finish()
+        if self.refiner is not None:
+            decisions = self.refiner.add(decisions) + self.refiner.finish()
+        self._done(decisions)
+        return decisions
 
     def _release_point(self) -> int:
         point = self.aligner.release_point()

@@ -11,23 +11,20 @@ frame, 0..K steps, starting from the last frame output), with the aligner's cloc
 where confident pixel decisions sit) as a weak pull that decides near-ties and static stretches. Confidence: 1 - exp(-margin / CONFIDENCE_SCALE), margin = the
 cost of the best other candidate of the row minus the chosen one's (0 when another scored as well).
 
-Everything stays streaming: the refiner reads only frames still held in the rings (the aligner's
-lookahead keeps bg frames from the last committed one on; the refiner holds back the release point
-to its oldest pending candidate).
+Everything stays streaming: the refiner reads only shrunk crops the aligner stage still holds (it keeps
+bg frames from the last committed one on; the refiner holds back the release point to its oldest
+pending candidate), the same shrunk crops the fingerprints are made from.
 """
 
 import collections
 import dataclasses
 import logging
-import math
+from collections.abc import Callable
 
-import cv2
 import numpy as np
 
 from .dtw import DTWAligner, dtw_offline
-from .framering import FrameRing
 from .mapping import Decision
-from .y4m import Y4MFormat
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +89,13 @@ def resolve(costs: np.ndarray, lo: np.ndarray, root: int, max_step: int, rate: f
 class Refiner:
     """Turns the aligner's decisions into refined ones, a segment at a time (latency: one segment)."""
 
-    def __init__(self, fg: Y4MFormat, bg: Y4MFormat, fg_box: tuple[slice, slice], box: tuple[slice, slice],
-                 level: Level, aligner: DTWAligner, fg_ring: FrameRing, bg_ring: FrameRing) -> None:
-        """fg_box: fg's picture in its frame; box: the same pixels in bg's frame."""
-        self.fg, self.bg, self.fg_box, self.box, self.level, self.aligner = fg, bg, fg_box, box, level, aligner
-        self.fg_ring, self.bg_ring = fg_ring, bg_ring
-        width, height = fg_box[1].stop - fg_box[1].start, fg_box[0].stop - fg_box[0].start
-        self.factor = max(1, round(width / level.width))
-        if width // self.factor < 4 or height // self.factor < 4:
-            self.factor = 1
+    def __init__(self, level: Level, aligner: DTWAligner, fg_small: Callable[[int], np.ndarray],
+                 bg_small: Callable[[int], np.ndarray | None]) -> None:
+        """fg_small(i), bg_small(j): the crops under fg's picture, shrunk to about level.width px wide, of
+        fg frame i and bg frame j (None: bg has no such frame, or no longer holds it)."""
+        self.level, self.aligner = level, aligner
+        self.fg_small, self.bg_small = fg_small, bg_small
+        self.report_run = max(2, aligner.lookahead)  # low-confidence runs this long (the lookahead) are logged
         self.pending: list[Decision] = []
         self.residuals: collections.deque[float] = collections.deque(maxlen=RESIDUALS)
         self.bg_vectors: dict[int, np.ndarray | None] = {}
@@ -132,7 +127,7 @@ class Refiner:
         width = 2 * r + 1
         costs = np.full((len(segment), width), np.inf)
         for row, d in enumerate(segment):
-            fg_vec = unit(self._shrink(self.fg.plane_views(self.fg_ring.frame(d.fg_frame))[0][self.fg_box]))
+            fg_vec = unit(self.fg_small(d.fg_frame))
             for k in range(width):
                 bg_vec = self._bg_vector(int(lo[row]) + k)
                 if bg_vec is not None:
@@ -162,19 +157,10 @@ class Refiner:
                      LOW_CONFIDENCE)
         return refined
 
-    def _shrink(self, luma: np.ndarray) -> np.ndarray:
-        f = self.factor
-        if f == 1:
-            return luma
-        h, w = luma.shape[0] // f * f, luma.shape[1] // f * f
-        return cv2.resize(luma[:h, :w], (w // f, h // f), interpolation=cv2.INTER_AREA)
-
     def _bg_vector(self, index: int) -> np.ndarray | None:
-        """The unit vector of bg frame `index`'s crop, None if bg has no such frame (or no longer holds it)."""
         if index not in self.bg_vectors:
-            held = self.bg_ring.start <= index and self.bg_ring.fill_to(index)
-            crop = self.bg.plane_views(self.bg_ring.frame(index))[0][self.box] if held else None
-            self.bg_vectors[index] = None if crop is None else unit(self._shrink(crop))
+            small = self.bg_small(index)
+            self.bg_vectors[index] = None if small is None else unit(small)
         return self.bg_vectors[index]
 
     def _note_confidence(self, refined: list[Decision]) -> None:
@@ -186,7 +172,7 @@ class Refiner:
                 self._report_low(d.fg_frame)
 
     def _report_low(self, until: int | None) -> None:
-        if len(self.low) >= max(2, math.ceil(self.fg.rate / 2)):
+        if len(self.low) >= self.report_run:
             log.debug("low confidence: fg frames %d..%d (static picture, near-identical bg frames, or bg ended)",
                       self.low[0], self.low[-1])
         self.low = []
