@@ -7,6 +7,9 @@ testsrc2 (30 fps) written as y4m into a FIFO given as --bg, fg is the centred 2/
   ffmpeg -f lavfi -i testsrc2=... -f yuv4mpegpipe FIFO &
   ffmpeg -f lavfi -i testsrc2=... -vf trim,fps,crop -f yuv4mpegpipe - | vidkompy-stream --fg - --bg FIFO -o - >/dev/null
 
+By default the tool is given --x/--y/--offset (the streaming layer alone); --aligned gives it nothing,
+so the spatial search, the aligner and the refiner run too (their buffers are the lookahead's).
+
 The tool runs in-process through a small wrapper that reports getrusage(RUSAGE_SELF).ru_maxrss at exit;
 /proc/PID/status is also sampled (VmRSS peak, last VmHWM) for the tool and, summed, for the two ffmpeg
 feeders (in this pipe form the tool spawns no ffmpeg children of its own). The ratio of the tool's peak
@@ -36,7 +39,7 @@ sys.exit(code)
 MIB = 1024  # KiB per MiB
 
 
-def run_once(geo: Geometry, minutes: float, interval: float) -> dict[str, object]:
+def run_once(geo: Geometry, minutes: float, interval: float, aligned: bool) -> dict[str, object]:
     """Stream `minutes` of fg through the tool; return frames, wall time and peak RSS figures (MiB)."""
     seconds = minutes * 60
     with tempfile.TemporaryDirectory(prefix="vidkompy-mem-") as tmp:
@@ -45,7 +48,8 @@ def run_once(geo: Geometry, minutes: float, interval: float) -> dict[str, object
         bg_cmd = ff("-y", "-f", "lavfi", "-i", geo.source(seconds + OFFSET + 1), "-f", "yuv4mpegpipe", fifo)
         fg_cmd = ff("-progress", progress, "-f", "lavfi", "-i", geo.source(seconds + OFFSET), "-vf", geo.fg_filter(),
                     "-f", "yuv4mpegpipe", "-")
-        tool_cmd = [sys.executable, "-c", WRAPPER, report, "--fg", "-", "--bg", fifo, *geo.tool_args(), "-o", "-"]
+        given = ["-q"] if aligned else geo.tool_args()
+        tool_cmd = [sys.executable, "-c", WRAPPER, report, "--fg", "-", "--bg", fifo, *given, "-o", "-"]
         with RssSampler(interval) as sampler:
             started = time.perf_counter()
             # bg runs a little longer than fg needs, so it ends on a broken pipe: its stderr is expected noise
@@ -86,16 +90,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="use --minutes 0.5,2")
     parser.add_argument("--size", default="1920x1080", help="bg size WxH (default: %(default)s)")
     parser.add_argument("--interval", type=float, default=0.05, help="RSS sampling period, s (default: %(default)s)")
+    parser.add_argument("--aligned", action="store_true",
+                        help="give the tool nothing (spatial search, aligner, refinement) instead of --x/--y/--offset")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     args = parser.parse_args()
     minutes = [0.5, 2.0] if args.quick else [float(m) for m in args.minutes.split(",")]
     geo = Geometry(*parse_size(args.size))
     note("warm-up run (Numba JIT cache)")
-    run_once(geo, 2 / 60, args.interval)
+    run_once(geo, 2 / 60, args.interval, args.aligned)
     rows = []
     for m in minutes:
         note(f"{geo.label}, {m:g} min ...")
-        rows.append(run_once(geo, m, args.interval))
+        rows.append(run_once(geo, m, args.interval, args.aligned))
         note(f"  {rows[-1]}")
     ratio = round(rows[-1]["tool_maxrss_mib"] / rows[0]["tool_maxrss_mib"], 3)  # type: ignore[operator]
     if args.json:

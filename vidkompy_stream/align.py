@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .dtw import DTWAligner, default_band, default_max_step
+from .dtw import DTWAligner, default_max_step
 from .errors import VidkompyError
 from .fingerprint import Fingerprinter, FingerprintStore, costs
 from .framering import FrameRing
@@ -29,10 +29,18 @@ log = logging.getLogger(__name__)
 
 #: fg's picture (inside its own flat bars) must be at least this many px each way to be compared alone.
 MIN_CONTENT = 16
+#: Narrowest aligner band, in bg frames.
+BAND_MIN = 24
 #: Without refinement, crops are shrunk to about this width before fingerprinting.
 SMALL_WIDTH = 240
 #: How often (fg seconds) -v logs the aligner's rate estimate.
 RATE_LOG_SECONDS = 10
+
+
+def band_width(rate: float) -> int:
+    """The aligner's band: the spatial search dates fg to a frame or two, and the band re-centres on the
+    path every fg frame, so a few steps either side suffice (each bg frame in it is held in full)."""
+    return max(BAND_MIN, 4 * default_max_step(rate))
 
 
 def shrink_factor(width: int, height: int, target: int) -> int:
@@ -54,7 +62,7 @@ def bg_frames_needed(fg: Y4MFormat, bg: Y4MFormat, lookahead: int, level: Level 
     candidates."""
     step = default_max_step(float(bg.rate / fg.rate))
     pending = lookahead + (level.segment if level else 0)
-    return pending * step + default_band(step) + step + 2 + (2 * level.radius if level else 0)
+    return pending * step + band_width(float(bg.rate / fg.rate)) + step + 2 + (2 * level.radius if level else 0)
 
 
 class AlignedTiming:
@@ -80,7 +88,7 @@ class AlignedTiming:
         self.box = (slice(y + y0, y + y1), slice(x + x0, x + x1))
         self.fg_ring, self.bg_ring = fg_ring, bg_ring
         self.nominal = float(bg.rate / fg.rate)
-        self.aligner = DTWAligner(self.nominal, max(0, start), lookahead)
+        self.aligner = DTWAligner(self.nominal, max(0, start), lookahead, band=band_width(self.nominal))
         needed = bg_frames_needed(fg, bg, lookahead, level)
         if bg_ring.capacity < needed or fg_ring.capacity < fg_frames_needed(lookahead, level):
             raise ValueError("rings too small for the aligner's lookahead")

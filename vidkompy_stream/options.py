@@ -57,8 +57,8 @@ class Options:
         "each fg frame gets the bg frame nearest that time (default: 0, both start together)"
     )
     lookahead: Fraction = _opt(
-        metavar="SEC", type=seconds, default=Fraction(1), help="the aligner decides each fg frame after seeing this "
-        "much more of fg; the output lags input by as much (default: 1)"
+        metavar="SEC", type=seconds, default=Fraction(1, 2), help="the aligner decides each fg frame after seeing "
+        "this much more of fg; the output lags input by as much, and bg frames that long are held (default: 0.5)"
     )
     refine: Literal["off", "fast", "full"] = _opt(
         default="fast", help="re-check the aligner's choice against its neighbouring bg frames with pixels: "
