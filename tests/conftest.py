@@ -56,6 +56,20 @@ def read_y4m_frames(data: bytes) -> tuple[Y4MFormat, list[np.ndarray]]:
         frames.append(buf)
 
 
+def luma_frames(path: Path) -> list[np.ndarray]:
+    """The luma planes of a (small) y4m file."""
+    fmt, frames = read_y4m_frames(path.read_bytes())
+    return [fmt.plane_views(f)[0] for f in frames]
+
+
+def scene_index(scene: list[np.ndarray], box: tuple[slice, slice]) -> dict[bytes, int]:
+    """Scene frame number by the exact bytes of its luma inside `box`; every frame must be distinct, so a
+    clip derived losslessly from the scene can be traced frame by frame to its source frames."""
+    index = {frame[box].tobytes(): k for k, frame in enumerate(scene)}
+    assert len(index) == len(scene), "scene frames repeat: the truth would be ambiguous"
+    return index
+
+
 def decode(exe: str, path: Path) -> tuple[Y4MFormat, list[np.ndarray]]:
     """Decode any media file into y4m frames with ffmpeg."""
     done = subprocess.run(

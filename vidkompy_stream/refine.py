@@ -76,12 +76,17 @@ def resolve(costs: np.ndarray, lo: np.ndarray, root: int, max_step: int, rate: f
     costs[~np.isfinite(costs).any(axis=1)] = 0.0  # a row with no bg frame to compare: the clock decides
     if root >= 0:  # continue from the last frame output (the band always meets [root, root + max_step])
         frames = lo[0] + np.arange(costs.shape[1])
-        costs[0, (frames < root) | (frames > root + max_step)] = np.inf
+        allowed = (frames >= root) & (frames <= root + max_step)
+        if not np.isfinite(costs[0, allowed]).any():
+            costs[0, allowed] = 0.0  # none of the allowed bg frames to compare: the clock decides among them
+        costs[0, ~allowed] = np.inf
     path = dtw_offline(costs, rate, max_step=max_step, rate_penalty=CLOCK_PULL, clock=clock, lo=lo)
     chosen = costs[np.arange(len(path)), path - lo]
     others = costs.copy()
     others[np.arange(len(path)), path - lo] = np.inf
-    margin = np.where(np.isfinite(others).any(axis=1), others.min(axis=1) - chosen, 0.0)
+    with np.errstate(invalid="ignore"):  # inf - inf: nothing to compare
+        margin = others.min(axis=1) - chosen
+    margin = np.where(np.isfinite(margin), margin, 0.0)
     confidence = 1.0 - np.exp(-np.maximum(margin, 0.0) / CONFIDENCE_SCALE)
     return path, confidence
 
