@@ -202,7 +202,7 @@ def test_half_second_lookahead_run(run_tool: RunTool, pairs: dict[str, dict[str,
     assert len(frames) == n
     mapping = bg_column(read_map(tmp_path / "map.csv")[1])
     assert len(mapping) == n and all(b >= a for a, b in zip(mapping, mapping[1:])), mapping
-    assert "aligner: online DTW, lookahead 12 fg frames" in stderr
+    assert "aligner: dtw, lookahead 12 fg frames" in stderr
     first = re.search(r"first output frame after reading (\d+) fg and (\d+) bg frames", stderr)
     assert first, stderr
     assert int(first[1]) <= 12 + LEVELS["fast"].segment + 1, first[0]

@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from .dtw import DTWAligner, default_max_step
+from .tunnel import TunnelAligner
 from .errors import VidkompyError
 from .fingerprint import Fingerprinter, FingerprintStore, costs
 from .framering import FrameRing
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 #: fg's picture (inside its own flat bars) must be at least this many px each way to be compared alone.
 MIN_CONTENT = 16
+#: The online aligners, by --engine name: the same interface (window, push, finish, release_point).
+ENGINES: dict[str, type[DTWAligner] | type[TunnelAligner]] = {"dtw": DTWAligner, "tunnel": TunnelAligner}
 #: Narrowest aligner band, in bg frames.
 BAND_MIN = 24
 #: Without refinement, crops are shrunk to about this width before fingerprinting.
@@ -69,7 +72,7 @@ class AlignedTiming:
     """Decisions for fg frames as the aligner commits them: `feed(i)` after fg frame i is in the fg ring."""
 
     def __init__(self, fg: Y4MFormat, bg: Y4MFormat, position: tuple[int, int], start: int, lookahead: int,
-                 level: Level | None, fg_ring: FrameRing, bg_ring: FrameRing) -> None:
+                 level: Level | None, fg_ring: FrameRing, bg_ring: FrameRing, engine: str = "dtw") -> None:
         x, y = position
         if x < 0 or y < 0 or x + fg.width > bg.width or y + fg.height > bg.height:
             raise VidkompyError(
@@ -88,7 +91,7 @@ class AlignedTiming:
         self.box = (slice(y + y0, y + y1), slice(x + x0, x + x1))
         self.fg_ring, self.bg_ring = fg_ring, bg_ring
         self.nominal = float(bg.rate / fg.rate)
-        self.aligner = DTWAligner(self.nominal, max(0, start), lookahead, band=band_width(self.nominal))
+        self.aligner = ENGINES[engine](self.nominal, max(0, start), lookahead, band=band_width(self.nominal))
         needed = bg_frames_needed(fg, bg, lookahead, level)
         if bg_ring.capacity < needed or fg_ring.capacity < fg_frames_needed(lookahead, level):
             raise ValueError("rings too small for the aligner's lookahead")
@@ -103,8 +106,8 @@ class AlignedTiming:
         self.next_bg = bg_ring.start  # next bg frame to fingerprint: what the ring holds is fingerprinted first
         self.refiner = Refiner(level, self.aligner, self.fg_small.__getitem__, self._bg_small) if level else None
         self.log_every = max(1, math.ceil(RATE_LOG_SECONDS * fg.rate))
-        log.debug("aligner: online DTW, lookahead %d fg frames, band %d bg frames, max step %d, start at bg "
-                  "frame %d", lookahead, self.aligner.band, self.aligner.max_step, start)
+        log.debug("aligner: %s, lookahead %d fg frames, band %d bg frames, max step %d, start at bg "
+                  "frame %d", engine, lookahead, self.aligner.band, self.aligner.max_step, start)
 
     def feed(self, index: int) -> list[Decision]:
         """Take fg frame `index` (held in the fg ring); return the decisions that became final."""

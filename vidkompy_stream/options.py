@@ -56,6 +56,10 @@ class Options:
         metavar="SEC", type=seconds, help="bg time = fg time + SEC (decimal or exact fraction, e.g. 1001/30000); "
         "each fg frame gets the bg frame nearest that time (default: 0, both start together)"
     )
+    engine: Literal["dtw", "tunnel"] = _opt(
+        default="dtw", help="online aligner: windowed DTW, or the tunnel (best forward match, confirmed by a "
+        "backward pass inside the lookahead) (default: dtw)"
+    )
     lookahead: Fraction = _opt(
         metavar="SEC", type=seconds, default=Fraction(1, 2), help="the aligner decides each fg frame after seeing "
         "this much more of fg; the output lags input by as much, and bg frames that long are held (default: 0.5)"

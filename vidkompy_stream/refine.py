@@ -20,10 +20,11 @@ import collections
 import dataclasses
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
-from .dtw import DTWAligner, dtw_offline
+from .dtw import dtw_offline
 from .mapping import Decision
 
 log = logging.getLogger(__name__)
@@ -91,10 +92,22 @@ def resolve(costs: np.ndarray, lo: np.ndarray, root: int, max_step: int, rate: f
     return path, confidence
 
 
+class Clocked(Protocol):
+    """What the refiner needs of an aligner: its step limit, lookahead, and clock line."""
+
+    max_step: int
+    lookahead: int
+
+    @property
+    def rate_estimate(self) -> float: ...
+
+    def expected(self, fg_index: int) -> float: ...
+
+
 class Refiner:
     """Turns the aligner's decisions into refined ones, a segment at a time (latency: one segment)."""
 
-    def __init__(self, level: Level, aligner: DTWAligner, fg_small: Callable[[int], np.ndarray],
+    def __init__(self, level: Level, aligner: Clocked, fg_small: Callable[[int], np.ndarray],
                  bg_small: Callable[[int], np.ndarray | None]) -> None:
         """fg_small(i), bg_small(j): the crops under fg's picture, shrunk to about level.width px wide, of
         fg frame i and bg frame j (None: bg has no such frame, or no longer holds it)."""
