@@ -107,7 +107,56 @@ class ClockTracker:
         self.rate, self.offset = float(rate), float(offset)
 
 
-class DTWAligner:
+class BandAligner:
+    """What the online aligners share: the clock line, and the window()/push() handshake over a band of
+    bg frames whose costs (clock pull folded in) go into a ring of lookahead + 1 rows."""
+
+    clock: ClockTracker
+    band: int
+    lookahead: int
+    rate_penalty: float
+    penalty_cap: float
+    _cost: np.ndarray
+    _lo: np.ndarray
+    _next: int
+    _next_lo: int
+    _window: tuple[int, int] | None
+    _finished: bool
+
+    @property
+    def rate_estimate(self) -> float:
+        """Current estimate of bg frames per fg frame."""
+        return self.clock.rate
+
+    def expected(self, fg_index: int) -> float:
+        """Where the clock line currently puts fg frame `fg_index` (push() pulls row fg_index toward it)."""
+        return self.clock.expected(fg_index)
+
+    def window(self, fg_index: int) -> tuple[int, int]:
+        """The bg range [lo, hi) whose costs push(fg_index) needs; hi - lo == band."""
+        if self._finished:
+            raise RuntimeError("window() after finish()")
+        if fg_index != self._next or self._window is not None:
+            raise ValueError(f"window({fg_index}) out of order: expected fg frame {self._next}")
+        self._window = (self._next_lo, self._next_lo + self.band)
+        return self._window
+
+    def _take_row(self, fg_index: int, costs: np.ndarray) -> tuple[int, int, int]:
+        """Check a push against its window and store its row; (lo, hi, ring slot)."""
+        if self._window is None or fg_index != self._next:
+            raise ValueError(f"push({fg_index}) without a matching window()")
+        lo, hi = self._window
+        if costs.shape != (hi - lo,):
+            raise ValueError(f"push({fg_index}): expected {hi - lo} costs, got shape {costs.shape}")
+        slot = fg_index % (self.lookahead + 1)
+        self._lo[slot] = lo
+        fill_row(self._cost[slot], costs, lo, self.clock.expected(fg_index), self.rate_penalty, self.penalty_cap)
+        self._window = None
+        self._next = fg_index + 1
+        return lo, hi, slot
+
+
+class DTWAligner(BandAligner):
     """Streaming DTW: window() says which bg costs a fg frame needs, push() takes them and commits frames.
 
     Fg frame i is committed when row i + L has been pushed (finish() commits the rest). Each decision
@@ -149,37 +198,9 @@ class DTWAligner:
         self._next_lo = self._lo0 = max(0, int(start) - width // 2)
         self._finished = False
 
-    @property
-    def rate_estimate(self) -> float:
-        """Current estimate of bg frames per fg frame."""
-        return self.clock.rate
-
-    def expected(self, fg_index: int) -> float:
-        """Where the clock line currently puts fg frame `fg_index` (push() pulls row fg_index toward it)."""
-        return self.clock.expected(fg_index)
-
-    def window(self, fg_index: int) -> tuple[int, int]:
-        """The bg range [lo, hi) whose costs push(fg_index) needs; hi - lo == band."""
-        if self._finished:
-            raise RuntimeError("window() after finish()")
-        if fg_index != self._next or self._window is not None:
-            raise ValueError(f"window({fg_index}) out of order: expected fg frame {self._next}")
-        self._window = (self._next_lo, self._next_lo + self.band)
-        return self._window
-
     def push(self, fg_index: int, costs: np.ndarray) -> list[Decision]:
         """Take the costs of fg frame fg_index over its window; return the decisions that became final."""
-        if self._window is None or fg_index != self._next:
-            raise ValueError(f"push({fg_index}) without a matching window()")
-        lo, hi = self._window
-        if costs.shape != (hi - lo,):
-            raise ValueError(f"push({fg_index}): expected {hi - lo} costs, got shape {costs.shape}")
-        rows = self.lookahead + 1
-        slot = fg_index % rows
-        self._lo[slot] = lo
-        fill_row(self._cost[slot], costs, lo, self.clock.expected(fg_index), self.rate_penalty, self.penalty_cap)
-        self._window = None
-        self._next = fg_index + 1
+        lo, hi, slot = self._take_row(fg_index, costs)
         commit = fg_index - self._first == self.lookahead
         head = solve(self._cost, self._acc, self._back, self._togo, self._lo, self._first, fg_index,
                                 self._root, self.max_step, self._path, self._margin, 1 if commit else 0)

@@ -58,13 +58,13 @@ import math
 
 import numpy as np
 
-from .dtw import DEFAULT_CAP, DEFAULT_PENALTY, ClockTracker, confidence_from_margin, default_band, default_max_step
+from .dtw import DEFAULT_CAP, DEFAULT_PENALTY, BandAligner, ClockTracker, confidence_from_margin, default_band, default_max_step
 from .kernels.dtw import fill_row
 from .kernels.tunnel import cheapest, commit, last_finite
 from .mapping import Decision
 
 
-class TunnelAligner:
+class TunnelAligner(BandAligner):
     """Streaming tunnel aligner: window() says which bg costs a fg frame needs, push() takes them and commits.
 
     Fg frame i is committed when row i + L has been pushed (finish() commits the rest, the backward pass then
@@ -105,36 +105,9 @@ class TunnelAligner:
         self._next_lo = self._lo0 = max(0, int(start) - self.band // 2)
         self._finished = False
 
-    @property
-    def rate_estimate(self) -> float:
-        """Current estimate of bg frames per fg frame."""
-        return self.clock.rate
-
-    def expected(self, fg_index: int) -> float:
-        """Where the clock line currently puts fg frame `fg_index` (push() pulls row fg_index toward it)."""
-        return self.clock.expected(fg_index)
-
-    def window(self, fg_index: int) -> tuple[int, int]:
-        """The bg range [lo, hi) whose costs push(fg_index) needs; hi - lo == band."""
-        if self._finished:
-            raise RuntimeError("window() after finish()")
-        if fg_index != self._next or self._window is not None:
-            raise ValueError(f"window({fg_index}) out of order: expected fg frame {self._next}")
-        self._window = (self._next_lo, self._next_lo + self.band)
-        return self._window
-
     def push(self, fg_index: int, costs: np.ndarray) -> list[Decision]:
         """Take the costs of fg frame fg_index over its window; return the decisions that became final."""
-        if self._window is None or fg_index != self._next:
-            raise ValueError(f"push({fg_index}) without a matching window()")
-        lo, hi = self._window
-        if costs.shape != (hi - lo,):
-            raise ValueError(f"push({fg_index}): expected {hi - lo} costs, got shape {costs.shape}")
-        slot = fg_index % (self.lookahead + 1)
-        self._lo[slot] = lo
-        fill_row(self._cost[slot], costs, lo, self.clock.expected(fg_index), self.rate_penalty, self.penalty_cap)
-        self._window = None
-        self._next = fg_index + 1
+        lo, hi, slot = self._take_row(fg_index, costs)
         forward = self._cheapest(fg_index, lo, hi - 1) if self._anchor < 0 else \
             self._cheapest(fg_index, self._anchor, self._anchor + self.max_step)
         if forward < 0:  # nothing finite in reach (bg ended, or a hole): the cheapest finite cell below it
