@@ -111,17 +111,29 @@ class BandAligner:
     """What the online aligners share: the clock line, and the window()/push() handshake over a band of
     bg frames whose costs (clock pull folded in) go into a ring of lookahead + 1 rows."""
 
-    clock: ClockTracker
-    band: int
-    lookahead: int
-    rate_penalty: float
-    penalty_cap: float
     _cost: np.ndarray
     _lo: np.ndarray
     _next: int
     _next_lo: int
     _window: tuple[int, int] | None
     _finished: bool
+
+    def __init__(self, rate: float, start: int, lookahead: int, band: int | None, max_step: int | None,
+                 rate_penalty: float, penalty_cap: float) -> None:
+        """Check and keep the parameters both aligners take (see DTWAligner) and start the clock."""
+        if not rate > 0 or not math.isfinite(rate):
+            raise ValueError(f"rate must be positive, got {rate}")
+        if start < 0 or lookahead < 0:
+            raise ValueError("start and lookahead must be >= 0")
+        self.max_step = default_max_step(rate) if max_step is None else int(max_step)
+        if self.max_step < 1:
+            raise ValueError("max_step must be >= 1")
+        self.band = default_band(self.max_step) if band is None else int(band)
+        if self.band <= self.max_step or self.band // 2 < math.ceil(rate * (1 + ClockTracker.max_drift)):
+            raise ValueError(f"band {self.band} must exceed max_step {self.max_step} and twice the rate")
+        self.lookahead = int(lookahead)
+        self.rate_penalty, self.penalty_cap = float(rate_penalty), float(penalty_cap)
+        self.clock = ClockTracker(rate, start)
 
     @property
     def rate_estimate(self) -> float:
@@ -170,19 +182,7 @@ class DTWAligner(BandAligner):
     def __init__(self, rate: float, start: int, lookahead: int, *, band: int | None = None,
                  max_step: int | None = None, rate_penalty: float = DEFAULT_PENALTY,
                  penalty_cap: float = DEFAULT_CAP) -> None:
-        if not rate > 0 or not math.isfinite(rate):
-            raise ValueError(f"rate must be positive, got {rate}")
-        if start < 0 or lookahead < 0:
-            raise ValueError("start and lookahead must be >= 0")
-        self.max_step = default_max_step(rate) if max_step is None else int(max_step)
-        if self.max_step < 1:
-            raise ValueError("max_step must be >= 1")
-        self.band = default_band(self.max_step) if band is None else int(band)
-        if self.band <= self.max_step or self.band // 2 < math.ceil(rate * (1 + ClockTracker.max_drift)):
-            raise ValueError(f"band {self.band} must exceed max_step {self.max_step} and twice the rate")
-        self.lookahead = int(lookahead)
-        self.rate_penalty, self.penalty_cap = float(rate_penalty), float(penalty_cap)
-        self.clock = ClockTracker(rate, start)
+        super().__init__(rate, start, lookahead, band, max_step, rate_penalty, penalty_cap)
         rows, width = self.lookahead + 1, self.band
         self._cost = np.full((rows, width), np.inf)
         self._acc = np.full((rows, width), np.inf)

@@ -58,7 +58,7 @@ import math
 
 import numpy as np
 
-from .dtw import DEFAULT_CAP, DEFAULT_PENALTY, BandAligner, ClockTracker, confidence_from_margin, default_band, default_max_step
+from .dtw import DEFAULT_CAP, DEFAULT_PENALTY, BandAligner, confidence_from_margin
 from .kernels.dtw import fill_row
 from .kernels.tunnel import cheapest, commit, last_finite
 from .mapping import Decision
@@ -75,22 +75,10 @@ class TunnelAligner(BandAligner):
     def __init__(self, rate: float, start: int, lookahead: int, *, band: int | None = None,
                  max_step: int | None = None, radius: int | None = None, rate_penalty: float = DEFAULT_PENALTY,
                  penalty_cap: float = DEFAULT_CAP) -> None:
-        if not rate > 0 or not math.isfinite(rate):
-            raise ValueError(f"rate must be positive, got {rate}")
-        if start < 0 or lookahead < 0:
-            raise ValueError("start and lookahead must be >= 0")
-        self.max_step = default_max_step(rate) if max_step is None else int(max_step)
-        if self.max_step < 1:
-            raise ValueError("max_step must be >= 1")
-        self.band = default_band(self.max_step) if band is None else int(band)
-        if self.band <= self.max_step or self.band // 2 < math.ceil(rate * (1 + ClockTracker.max_drift)):
-            raise ValueError(f"band {self.band} must exceed max_step {self.max_step} and twice the rate")
-        self.lookahead = int(lookahead)
+        super().__init__(rate, start, lookahead, band, max_step, rate_penalty, penalty_cap)
         self.radius = 2 * self.max_step if radius is None else int(radius)
         if self.radius < 0:
             raise ValueError("radius must be >= 0")
-        self.rate_penalty, self.penalty_cap = float(rate_penalty), float(penalty_cap)
-        self.clock = ClockTracker(rate, start)
         rows = self.lookahead + 1
         self._cost = np.full((rows, self.band), np.inf)
         self._lo = np.zeros(rows, np.int64)
