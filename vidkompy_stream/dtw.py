@@ -153,6 +153,13 @@ class BandAligner:
         self._window = (self._next_lo, self._next_lo + self.band)
         return self._window
 
+    def _close(self) -> int:
+        """End the stream (later calls get nothing to commit): the last fg frame pushed."""
+        if self._finished:
+            return -1
+        self._finished = True
+        return self._next - 1
+
     def _take_row(self, fg_index: int, costs: np.ndarray) -> tuple[int, int, int]:
         """Check a push against its window and store its row; (lo, hi, ring slot)."""
         if self._window is None or fg_index != self._next:
@@ -215,10 +222,7 @@ class DTWAligner(BandAligner):
 
     def finish(self) -> list[Decision]:
         """fg has ended: commit every pending frame along the best path to the cheapest cell of the last row."""
-        if self._finished:
-            return []
-        self._finished = True
-        last = self._next - 1
+        last = self._close()
         if last < self._first:
             return []
         n = last - self._first + 1

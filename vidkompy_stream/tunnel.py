@@ -117,10 +117,7 @@ class TunnelAligner(BandAligner):
 
     def finish(self) -> list[Decision]:
         """fg has ended: commit every pending frame, the backward pass starting from the last row."""
-        if self._finished:
-            return []
-        self._finished = True
-        last = self._next - 1
+        last = self._close()
         return [self._commit(last) for _ in range(self._first, last + 1)]
 
     def release_point(self) -> int:

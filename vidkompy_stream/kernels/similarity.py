@@ -17,6 +17,13 @@ FLAT_GRAD = 2  # flag bit: the gradient vector has (almost) no energy
 
 
 @numba.njit(cache=True, inline="always")
+def _held_slot(idx: int, cap: int, b_index: np.ndarray) -> int:
+    """The ring slot holding frame `idx`, or -1 when no slot does (not read yet, overwritten, or idx < 0)."""
+    slot = idx % cap
+    return slot if idx >= 0 and b_index[slot] == idx else -1
+
+
+@numba.njit(cache=True, inline="always")
 def _popcount64(x: np.uint64) -> np.uint64:
     """Set bits of a 64-bit word (SWAR; LLVM turns this into one popcnt where the CPU has it)."""
     x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
@@ -35,9 +42,8 @@ def hamming_window(a: np.ndarray, b: np.ndarray, b_index: np.ndarray, lo: int, h
     words = a.shape[0]
     scale = np.float32(2.0 / (64.0 * max(words, 1)))
     for k in range(hi - lo):
-        idx = lo + k
-        slot = idx % cap
-        if idx < 0 or b_index[slot] != idx:
+        slot = _held_slot(lo + k, cap, b_index)
+        if slot < 0:
             out[k] = np.inf
             continue
         d = np.uint64(0)
@@ -89,9 +95,8 @@ def window_costs(
     wt = np.float32(w_thumb)
     wg = np.float32(w_grad)
     for k in range(hi - lo):
-        idx = lo + k
-        slot = idx % cap
-        if idx < 0 or b_index[slot] != idx:
+        slot = _held_slot(lo + k, cap, b_index)
+        if slot < 0:
             out[k] = np.inf
             continue
         f = b_flags[slot]
