@@ -20,7 +20,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import RunTool, ffmpeg_run, luma_frames, make_y4m, read_y4m_frames, scene_index
-from vidkompy_stream.refine import CLOCK_PULL, CONFIDENCE_SCALE, resolve, unit
+from vidkompy_stream.refine import CLOCK_PULL, CONFIDENCE_SCALE, RECENT, clock_offset, resolve, unit
 
 INF = np.inf
 
@@ -211,6 +211,52 @@ def check_resolve_properties(problem: tuple) -> None:
         assert root <= path[0] <= root + max_step, (path[0], root)
     assert confidence.shape == path.shape
     assert np.all(np.isfinite(confidence)) and np.all((confidence >= 0.0) & (confidence <= 1.0)), confidence
+
+
+@pytest.mark.parametrize("rate", [0.834, 1.0, 2.4])
+@pytest.mark.parametrize("offset", [50.0, 50.3, 50.5, 50.8])
+def test_clock_offset_puts_the_line_through_a_staircase(rate: float, offset: float) -> None:
+    """Decisions that are a clock rounded (the right bg frames of a constant-rate pair): the line found
+    rounds back to (nearly) all of them, and where the rate is fractional, so that the decisions show
+    the clock's phase, it is within a tenth of a frame of the clock."""
+    fg = np.arange(100)
+    bg = np.floor(offset + rate * fg + 0.5)
+    found = clock_offset(fg, bg, rate)
+    assert np.mean(np.floor(found + rate * fg + 0.5) == bg) >= 0.95
+    if rate != 1.0:  # the decisions show the phase in steps of 1 / (the rate's period): 0.2 at rate 2.4
+        assert abs(found - offset) <= 0.1 + 1e-9
+    assert clock_offset(fg[:RECENT - 1], bg[:RECENT - 1], rate) is None
+
+
+def test_clock_offset_follows_a_jump_once_most_recent_decisions_do() -> None:
+    """bg jumps 3 frames ahead (fg dropped frames): the old line holds while most of the last RECENT
+    decisions are before the jump, then only the decisions after the jump count; a stray wrong decision
+    (8 frames off) is never averaged in."""
+    fg = np.arange(100)
+    bg = 10.0 + fg
+    bg[60] += 8
+    after = bg.copy()
+    after[100 - RECENT // 2 - 1:] += 3  # the majority of the last RECENT is after the jump
+    before = bg.copy()
+    before[100 - RECENT // 2:] += 3  # the majority is still before it
+    assert clock_offset(fg, bg, 1.0) == 10.0
+    assert clock_offset(fg, after, 1.0) == 13.0
+    assert clock_offset(fg, before, 1.0) == 10.0
+
+
+def test_a_jump_longer_than_the_coarse_step_is_taken_at_once() -> None:
+    """fg dropped 3 frames: bg must advance 4 between two fg frames. The coarse path (steps of at most 3)
+    spreads it over two frames; the refiner, allowed steps up to 3 + 2r, puts every frame right."""
+    n, r = 12, 2
+    truth = 100 + np.arange(n)
+    truth[6:] += 3
+    coarse = np.minimum(truth, np.maximum.accumulate(np.r_[truth[0], truth[:-1] + 3]))
+    lo = np.maximum.accumulate(coarse - r)
+    frames = band_frames(lo, 2 * r + 1)
+    costs = np.where(frames == truth[:, None], 0.0, 0.1)
+    path, _ = resolve(costs, lo, 99, 3 + 2 * r, 1.0, truth.astype(float))
+    np.testing.assert_array_equal(path, truth)
+
 
 
 @settings(max_examples=50, deadline=None, derandomize=True)
