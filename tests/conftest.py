@@ -80,9 +80,9 @@ def decode(exe: str, path: Path) -> tuple[Y4MFormat, list[np.ndarray]]:
     return read_y4m_frames(done.stdout)
 
 
-def leftover_processes(tag: str) -> list[str]:
-    """Command lines of live processes whose environment carries `tag`."""
-    found = []
+def tagged_processes(tag: str) -> dict[int, str]:
+    """Command lines of live processes whose environment carries `tag`, by pid."""
+    found = {}
     needle = f"{TAG}={tag}".encode()
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -90,10 +90,15 @@ def leftover_processes(tag: str) -> list[str]:
         try:
             environ = Path(f"/proc/{pid}/environ").read_bytes()
             if needle in environ.split(b"\0"):
-                found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+                found[int(pid)] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
     return found
+
+
+def leftover_processes(tag: str) -> list[str]:
+    """Command lines of live processes whose environment carries `tag`."""
+    return list(tagged_processes(tag).values())
 
 
 RunTool = Callable[..., subprocess.CompletedProcess]

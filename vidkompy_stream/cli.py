@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -110,10 +111,17 @@ def validate(opts: Options) -> None:
 def _check_output(path: str, overwrite: bool) -> None:
     """Refuse early what would only fail after the whole video was processed."""
     folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
+    if not os.path.exists(folder):
         raise VidkompyError(f"output directory does not exist: {folder}")
-    if not os.access(folder, os.W_OK):
-        raise VidkompyError(f"output directory is not writable: {folder}")
+    if not os.path.isdir(folder):
+        raise VidkompyError(f"output directory is not a directory: {folder}")
+    try:  # access() says yes to root even where nothing can be created (read-only mounts, sysfs)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise VidkompyError(f"output directory is not writable: {folder} ({exc.strerror})") from None
+    if os.path.isdir(path):
+        raise VidkompyError(f"output is a directory: {path}")
     if os.path.exists(path) and not overwrite:
         raise VidkompyError(f"output exists: {path} (use -y to overwrite)")
 

@@ -15,3 +15,7 @@ class UsageError(VidkompyError):
 
 class Y4MError(VidkompyError):
     """Malformed or unsupported y4m data."""
+
+
+class InputDamaged(VidkompyError):
+    """An input ended in damaged data; raised only after the output, made from its valid part, is complete."""

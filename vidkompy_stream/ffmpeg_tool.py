@@ -28,7 +28,10 @@ def find_ffmpeg(override: str | None = None) -> str:
     try:
         import imageio_ffmpeg
     except ImportError:
-        raise VidkompyError("ffmpeg not found: install ffmpeg or the imageio-ffmpeg package") from None
+        raise VidkompyError(
+            "ffmpeg not found: install ffmpeg on PATH (e.g. apt install ffmpeg) or `pip install imageio-ffmpeg`, "
+            "or give --ffmpeg PATH"
+        ) from None
     try:
         return imageio_ffmpeg.get_ffmpeg_exe()
     except RuntimeError as exc:

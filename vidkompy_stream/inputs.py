@@ -1,9 +1,15 @@
 """Opening --fg/--bg: y4m on stdin, a y4m file or FIFO read directly, or any media file decoded by ffmpeg.
 
-Whatever the source, the result is a `Y4MReader`: the rest of the pipeline sees only y4m frames. Media
-files are decoded at native size and rate to a fixed 8-bit planar format (`--pix-fmt`), at constant frame
-rate (ffmpeg duplicates or drops frames of variable-rate files). No ffprobe: `ffmpeg -i FILE` tells us
-whether the file has video and audio, its duration and its rates.
+Whatever the source, the result is an `InputReader` (a `Y4MReader`): the rest of the pipeline sees only
+y4m frames. Media files are decoded at native size and rate to a fixed 8-bit planar format
+(`--pix-fmt`), at constant frame rate (ffmpeg duplicates or drops frames of variable-rate files; a file
+whose frame size changes mid-stream is scaled by ffmpeg to its first size, ffmpeg's default). No
+ffprobe: `ffmpeg -i FILE` tells us whether the file has video and audio, its duration and its rates.
+
+An input whose data goes bad mid-stream (a file cut short, a y4m frame cut short or followed by garbage,
+a decoder that reports errors but exits cleanly) ends at its last good frame: the run goes on with the
+frames it has and `report_damage` fails it only once the output is complete. A decoder that fails or is
+killed is an error as soon as its stream ends, and the output is discarded: rerunning may succeed.
 """
 
 import dataclasses
@@ -14,17 +20,22 @@ import re
 import stat
 import subprocess
 import sys
+from collections.abc import Sequence
 from typing import BinaryIO
+
+import numpy as np
 
 import ffmpeg
 
-from .errors import VidkompyError, Y4MError
+from .errors import InputDamaged, VidkompyError, Y4MError
 from .processes import Child, ChildGroup, enlarge_pipe
 from .y4m import MAGIC, Y4MReader
 
 log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT = 30.0
+#: how long a decoder may take to exit once its output stream has ended
+EXIT_TIMEOUT = 30.0
 READ_BUFFER = 1 << 16
 
 
@@ -38,13 +49,50 @@ class MediaInfo:
     tbr: float | None
 
 
+class InputReader(Y4MReader):
+    """A Y4MReader that ends its stream at the first bad frame instead of raising, keeping the reason in
+    `damage`, and that checks its decoder's exit (if it has one) the moment the stream ends."""
+
+    def __init__(self, stream: BinaryIO, name: str, decoder: Child | None = None, spec: str = "") -> None:
+        super().__init__(stream, name)
+        self.decoder, self.spec = decoder, spec
+        self.damage: str | None = None
+        self.ended = False
+
+    def readinto(self, frame: np.ndarray) -> bool:
+        if self.ended:
+            return False
+        try:
+            if super().readinto(frame):
+                return True
+        except Y4MError as exc:
+            self.damage = str(exc)
+        self.end()
+        return False
+
+    def end(self) -> None:
+        """Mark the stream ended; a decoder that failed raises, one that reported errors marks damage."""
+        self.ended = True
+        decoder, self.decoder = self.decoder, None
+        if decoder is None:
+            return
+        try:
+            code = decoder.wait(EXIT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise VidkompyError(f"{self.name}: ffmpeg decoding {self.spec} stopped sending frames but did not exit") from None
+        if code != 0:
+            raise VidkompyError(f"{self.name}: ffmpeg failed decoding {self.spec}: {decoder.failure()}")
+        if decoder.tail:
+            self.damage = f"{self.name}: ffmpeg reported an error decoding {self.spec}: {decoder.failure()}"
+
+
 @dataclasses.dataclass
 class Source:
     """An opened input: frames come from `reader`; `media` is set when it is a decodable file."""
 
     role: str
     spec: str
-    reader: Y4MReader
+    reader: InputReader
     child: Child | None = None
     media: str | None = None
     info: MediaInfo | None = None
@@ -55,12 +103,18 @@ class Source:
             self.reader.stream.close()
 
     def finish(self) -> None:
-        """Check the decoder after the last frame: a failed decode is an error, not a short video."""
-        if self.child is None:
-            return
-        code = self.child.wait()
-        if code != 0:
-            raise VidkompyError(f"{self.role}: ffmpeg failed decoding {self.spec}: {self.child.last_error()}")
+        """After the last frame: a failed decode is an error, not a short video (checked once)."""
+        self.reader.end()
+
+
+def report_damage(sources: Sequence[Source], frames: int, output: str) -> None:
+    """Once the output is complete, fail the run (exit 1) if an input ended in damaged data. The output is
+    kept: it holds everything the valid part of the input gives, and rerunning cannot recover more."""
+    for source in sources:
+        if source.reader.damage:
+            target = "y4m on stdout" if output == "-" else output
+            raise InputDamaged(f"{source.reader.damage}; stopped reading {source.role} there, "
+                               f"{target} holds the {frames} frames made")
 
 
 def ffmpeg_command(exe: str, spec: object, *global_args: str) -> list[str]:
@@ -114,10 +168,10 @@ def _decode(exe: str, path: str, role: str, pix_fmt: str, group: ChildGroup) -> 
     child = group.spawn(f"{role} decoder", ffmpeg_command(exe, graph))
     assert child.proc.stdout is not None
     try:
-        reader = Y4MReader(child.proc.stdout, role)
+        reader = InputReader(child.proc.stdout, role, child, path)
     except Y4MError:
         child.wait()
-        raise VidkompyError(f"{role}: ffmpeg could not decode {path}: {child.last_error()}") from None
+        raise VidkompyError(f"{role}: ffmpeg could not decode {path}: {child.failure()}") from None
     return Source(role, path, reader, child=child, media=path, info=info)
 
 
@@ -132,7 +186,7 @@ def open_source(role: str, spec: str, exe: str, pix_fmt: str, group: ChildGroup)
             raise VidkompyError(f"{role}: stdin is a terminal; pipe y4m into it or pass --{role} FILE")
         stream: BinaryIO = sys.stdin.buffer
         enlarge_pipe(stream)
-        return Source(role, "stdin", Y4MReader(stream, f"{role} (stdin)"))
+        return Source(role, "stdin", InputReader(stream, f"{role} (stdin)"))
     try:
         mode = os.stat(spec).st_mode
     except FileNotFoundError:
@@ -147,7 +201,7 @@ def open_source(role: str, spec: str, exe: str, pix_fmt: str, group: ChildGroup)
         raise VidkompyError(f"{role}: cannot open {spec}: {exc.strerror}") from None
     if not stat.S_ISREG(mode) or _is_y4m_file(stream):
         try:
-            return Source(role, spec, Y4MReader(stream, role))
+            return Source(role, spec, InputReader(stream, role))
         except Y4MError:
             stream.close()
             raise

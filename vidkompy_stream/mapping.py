@@ -51,10 +51,22 @@ def _parse_row(row: list[str], line: int, path: str) -> Decision:
     return Decision(fg, bg, confidence, x, y)
 
 
+def _rows(stream: TextIO, path: str) -> Iterator[tuple[int, list[str]]]:
+    """CSV rows with their line numbers; text that is not CSV (binary, NUL bytes, a giant field) is our
+    error, not the decoder's or the csv module's."""
+    reader = csv.reader(stream)
+    line = 0
+    try:
+        for line, row in enumerate(reader, start=1):
+            yield line, row
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise VidkompyError(f"{path}:{line + 1}: not a mapping CSV ({exc})") from None
+
+
 def read_mapping(stream: TextIO, path: str) -> Iterator[Decision]:
     """Yield validated decisions: fg frames consecutive from 0, bg frames never going back."""
     expected_fg, last_bg = 0, 0
-    for line, row in enumerate(csv.reader(stream), start=1):
+    for line, row in _rows(stream, path):
         if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
             continue
         if line == 1 and tuple(c.strip() for c in row) == HEADER[: len(row)]:

@@ -104,7 +104,7 @@ class EncoderSink:
 
     def _failed(self) -> VidkompyError:
         self.child.wait()
-        return VidkompyError(f"encoder failed writing {self.path}: {self.child.last_error()}")
+        return VidkompyError(f"encoder failed writing {self.path}: {self.child.failure()}")
 
     def write(self, frame: np.ndarray) -> None:
         try:

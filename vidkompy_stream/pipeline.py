@@ -20,7 +20,7 @@ from .align import AlignedTiming, bg_frames_needed, fg_frames_needed
 from .composite import Compositor
 from .errors import VidkompyError
 from .framering import FrameRing
-from .inputs import Source, open_source
+from .inputs import Source, open_source, report_damage
 from .layout import LayoutConverter
 from .mapping import Decision, MappingWriter, read_mapping
 from .options import Options
@@ -276,6 +276,7 @@ def run(opts: Options, exe: str) -> Summary:
             if map_out is not None:
                 map_out.abort()
             raise
+        report_damage((fg, bg), summary.frames, opts.output)
         summary.bg_frames_read = follower.ring.end
         summary.bg_held = follower.held
         summary.seconds = time.monotonic() - started

@@ -9,6 +9,8 @@ how each child ends (an encoder is finished cleanly, decoders are stopped), inst
 import collections
 import fcntl
 import logging
+import re
+import signal
 import subprocess
 import threading
 from collections.abc import Sequence
@@ -32,6 +34,11 @@ def enlarge_pipe(stream: IO[bytes] | None) -> None:
         fcntl.fcntl(stream.fileno(), F_SETPIPE_SZ, PIPE_SIZE)
     except OSError:
         pass
+
+
+def strip_context(line: str) -> str:
+    """ffmpeg's message without its leading `[component @ 0x...]` tags."""
+    return re.sub(r"^(\[[^\]]*\] ?)+", "", line)
 
 
 class Child:
@@ -65,6 +72,16 @@ class Child:
             if "error" in line.lower() or "invalid" in line.lower() or "no such" in line.lower():
                 return line
         return self.tail[-1] if self.tail else f"exit code {self.proc.returncode}"
+
+    def failure(self) -> str:
+        """Why the (exited) child failed, for a one-line error: the signal that killed it, else its message."""
+        code = self.proc.returncode
+        if code is not None and code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return strip_context(self.last_error())
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the child to exit and its stderr to be drained; return the exit code."""

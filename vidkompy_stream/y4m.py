@@ -201,6 +201,10 @@ class Y4MReader:
         if got == 0:
             return False
         where = f"{self.name}: y4m frame {self.frames_read}"
+        if got < 6 and b"FRAME\n".startswith(self._marker[:got]):
+            raise Y4MError(f"{where} cut short in its FRAME line")
+        if self._marker.startswith(MAGIC[:6]):
+            raise Y4MError(f"{where}: a new y4m stream header (size or format changes mid-stream, not supported)")
         if got < 6 or self._marker[:5] != b"FRAME":
             raise Y4MError(f"{where}: expected a FRAME marker, got {bytes(self._marker[:got])!r}")
         if self._marker[5] != 0x0A:
