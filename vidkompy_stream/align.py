@@ -106,6 +106,7 @@ class AlignedTiming:
         self.next_bg = bg_ring.start  # next bg frame to fingerprint: what the ring holds is fingerprinted first
         self.refiner = Refiner(level, self.aligner, self.fg_small.__getitem__, self._bg_small) if level else None
         self.log_every = max(1, math.ceil(RATE_LOG_SECONDS * fg.rate))
+        self.bg_short = False  # warned that bg ended before fg
         log.debug("aligner: %s, lookahead %d fg frames, band %d bg frames, max step %d, start at bg "
                   "frame %d", engine, lookahead, self.aligner.band, self.aligner.max_step, start)
 
@@ -148,6 +149,14 @@ class AlignedTiming:
     def _done(self, decisions: list[Decision]) -> None:
         for d in decisions:
             self.fg_small.pop(d.fg_frame, None)
+            if not self.bg_short and self._past_bg(d):
+                self.bg_short = True
+                log.warning("bg ends at frame %d before fg frame %d (its clock puts it at bg frame %.0f): holding "
+                            "the last bg frame", self.bg_ring.end - 1, d.fg_frame, self.aligner.expected(d.fg_frame))
+
+    def _past_bg(self, decision: Decision) -> bool:
+        """bg has ended and the clock puts this fg frame more than a frame past its last frame."""
+        return self.bg_ring.eof and self.aligner.expected(decision.fg_frame) > self.bg_ring.end
 
     def finish(self) -> list[Decision]:
         """fg has ended: the remaining decisions."""
