@@ -61,14 +61,29 @@ class Geometry:
     def label(self) -> str:
         return f"{self.width}x{self.height}"
 
-    def source(self, seconds: float) -> str:
-        """The lavfi source both inputs are cut from: moving test pattern at bg size and rate."""
-        return f"testsrc2=size={self.label}:rate={BG_RATE}:duration={seconds:g}"
+    def source(self, seconds: float, textured: bool = True) -> str:
+        """The lavfi source both inputs are cut from: a moving test pattern at bg size and rate. testsrc2
+        alone repeats itself and moves as a whole, so a crop of it fits many places and times; `textured`
+        blends Conway's life (seeded: every run renders the same) over it, so every place and frame
+        differs and the aligned cases align. Plain testsrc2 renders ~5x faster (for long given-timing runs)."""
+        size = f"size={self.label}:rate={BG_RATE}"
+        if not textured:
+            return f"testsrc2={size}:duration={seconds:g}"
+        return (f"testsrc2={size}[t];life={size}:mold=10:ratio=0.1:seed=7:death_color=black:life_color=white,"
+                f"format=yuv420p[l];[t][l]blend=all_mode=addition:all_opacity=0.35,trim=duration={seconds:g}[out0]")
 
     def fg_filter(self) -> str:
         """Source -> fg: start OFFSET s later, resample to FG_RATE, crop."""
         (fw, fh), (x, y) = self.fg_size, self.position
         return f"trim=start={OFFSET},setpts=PTS-STARTPTS,fps={FG_RATE},crop={fw}:{fh}:{x}:{y}"
+
+    def feeders(self, seconds: float, fifo: str, progress: str, textured: bool) -> tuple[list[str], list[str]]:
+        """Live lavfi inputs for long streaming runs: bg (one second longer than fg needs) as y4m into
+        `fifo`, and fg as y4m on stdout, its frame count in `progress`."""
+        bg = ff("-y", "-f", "lavfi", "-i", self.source(seconds + OFFSET + 1, textured), "-f", "yuv4mpegpipe", fifo)
+        fg = ff("-progress", progress, "-f", "lavfi", "-i", self.source(seconds + OFFSET, textured),
+                "-vf", self.fg_filter(), "-f", "yuv4mpegpipe", "-")
+        return bg, fg
 
     def tool_args(self) -> list[str]:
         x, y = self.position

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-from _bench import OFFSET, Geometry, RssSampler, ff, note, parse_size, print_json, print_table, progress_frames
+from _bench import Geometry, RssSampler, note, parse_size, print_json, print_table, progress_frames
 
 WRAPPER = """\
 import json, resource, sys
@@ -45,9 +45,7 @@ def run_once(geo: Geometry, minutes: float, interval: float, aligned: bool) -> d
     with tempfile.TemporaryDirectory(prefix="vidkompy-mem-") as tmp:
         fifo, report, progress = (os.path.join(tmp, name) for name in ("bg.y4m", "rusage.json", "fg.progress"))
         os.mkfifo(fifo)
-        bg_cmd = ff("-y", "-f", "lavfi", "-i", geo.source(seconds + OFFSET + 1), "-f", "yuv4mpegpipe", fifo)
-        fg_cmd = ff("-progress", progress, "-f", "lavfi", "-i", geo.source(seconds + OFFSET), "-vf", geo.fg_filter(),
-                    "-f", "yuv4mpegpipe", "-")
+        bg_cmd, fg_cmd = geo.feeders(seconds, fifo, progress, textured=aligned)
         given = ["-q"] if aligned else geo.tool_args()
         tool_cmd = [sys.executable, "-c", WRAPPER, report, "--fg", "-", "--bg", fifo, *given, "-o", "-"]
         with RssSampler(interval) as sampler:

@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import time
 
-from _bench import FG_RATE, OFFSET, TOOL, Geometry, ff, note, parse_size, print_table
+from _bench import FG_RATE, TOOL, Geometry, note, parse_size, print_table
 
 MIB = 1024  # KiB per MiB
 
@@ -84,9 +84,8 @@ def soak(geo: Geometry, minutes: float, interval: float, aligned: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="vidkompy-soak-") as tmp:
         fifo = os.path.join(tmp, "bg.y4m")
         os.mkfifo(fifo)
-        bg_cmd = ff("-y", "-f", "lavfi", "-i", geo.source(seconds + OFFSET + 1), "-f", "yuv4mpegpipe", fifo)
         progress = os.path.join(tmp, "fg.progress")
-        fg_cmd = ff("-progress", progress, "-f", "lavfi", "-i", geo.source(seconds + OFFSET), "-vf", geo.fg_filter(), "-f", "yuv4mpegpipe", "-")
+        bg_cmd, fg_cmd = geo.feeders(seconds, fifo, progress, textured=aligned)
         given = ["-q"] if aligned else geo.tool_args()
         quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         # bg runs a little longer than fg needs, so it ends on a broken pipe: its stderr is expected noise

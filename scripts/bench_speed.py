@@ -38,7 +38,7 @@ def make_inputs(geo: Geometry, seconds: float, folder: str) -> tuple[str, str]:
     """bg.mp4 and fg.mp4 for `geo`, generated unless cached (written under a temporary name first)."""
     paths = []
     for role, vf, crf in (("bg", None, "30"), ("fg", geo.fg_filter(), "18")):
-        path = os.path.join(folder, f"{role}_{geo.label}_{seconds:g}s.mp4")
+        path = os.path.join(folder, f"{role}_{geo.label}_{seconds:g}s_textured.mp4")
         if not os.path.exists(path):
             note(f"generating {path}")
             tmp = path + ".part.mp4"
