@@ -29,7 +29,7 @@ import pytest
 
 from tests.conftest import (TAG, RunTool, decode, ffmpeg_run, leftover_processes, luma_frames, make_y4m,
                             read_y4m_frames, scene_index)
-from vidkompy_stream.align import AlignedTiming, bg_frames_needed, fg_frames_needed
+from vidkompy_stream.align import AlignedTiming, bg_frames_needed, fg_frames_needed, shrink_factor
 from vidkompy_stream.framering import FrameRing
 from vidkompy_stream.pipeline import BgFollower
 from vidkompy_stream.refine import LEVELS
@@ -295,3 +295,12 @@ def test_map_in_bypasses_the_aligner(run_tool: RunTool, pairs: dict[str, dict[st
     _, rows = read_map(tmp_path / "out.csv")
     assert bg_column(rows) == [int(b) for b in given]
     assert {(int(r[3]), int(r[4])) for r in rows} == {CROP[:2]}
+
+
+@pytest.mark.parametrize(("size", "target", "factor"), [((1280, 720), 240, 4), ((1920, 1080), 240, 8),
+                                                         ((852, 480), 240, 4), ((640, 360), 480, 1),
+                                                         ((1280, 720), 480, 2), ((384, 216), 240, 2),
+                                                         ((2000, 40), 240, 2), ((100, 16), 240, 1)])
+def test_shrink_factor_is_the_nearest_power_of_two_keeping_16_px(size: tuple[int, int], target: int,
+                                                                  factor: int) -> None:
+    assert shrink_factor(*size, target) == factor

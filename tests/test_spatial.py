@@ -116,12 +116,18 @@ def check(found: Placement, x: int, y: int, black: int = 0) -> None:
 # --- building blocks -------------------------------------------------------------------------------
 
 
-def test_shrink_is_the_block_mean() -> None:
-    luma = np.random.default_rng(1).integers(0, 256, (37, 53), dtype=np.uint8)
-    small = shrink(luma, 4)
-    blocks = luma[:36, :52].reshape(9, 4, 13, 4).mean(axis=(1, 3))
-    assert small.shape == (9, 13) and small.dtype == np.uint8
-    assert np.abs(small - blocks).max() <= 0.5
+@pytest.mark.parametrize("factor", [2, 3, 4, 5, 6, 8, 12])
+def test_shrink_is_the_block_mean(factor: int) -> None:
+    """Odd factors in one step (exact to rounding), even ones by halvings first: each step rounds, by at most
+    half a level."""
+    luma = np.random.default_rng(1).integers(0, 256, (97, 133), dtype=np.uint8)
+    small = shrink(luma, factor)
+    h, w = 97 // factor, 133 // factor
+    blocks = luma[:h * factor, :w * factor].reshape(h, factor, w, factor).mean(axis=(1, 3))
+    assert small.shape == (h, w) and small.dtype == np.uint8
+    halvings = (factor & -factor).bit_length() - 1
+    steps = halvings + (factor >> halvings > 1)
+    assert np.abs(small - blocks).max() <= 0.5 * steps
     assert shrink(luma, 1) is luma
 
 

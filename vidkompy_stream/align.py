@@ -47,11 +47,12 @@ def band_width(rate: float) -> int:
 
 
 def shrink_factor(width: int, height: int, target: int) -> int:
-    """Integer factor bringing a width x height crop to about `target` px wide, keeping both sides >= 16 px.
-    One shrink serves both the fingerprints (which shrink further) and the refiner's pixels."""
-    factor = max(1, round(width / target))
+    """Power-of-two factor bringing a width x height crop to about `target` px wide (nearest in log scale),
+    keeping both sides >= 16 px: `spatial.shrink` halves in cheap steps (a 1280 px crop by 4 costs 0.07
+    ms, by 5 0.5 ms). One shrink serves both the fingerprints (which shrink further) and the refiner."""
+    factor = 2 ** max(0, round(math.log2(width / target)))
     while factor > 1 and min(width, height) // factor < 16:
-        factor -= 1
+        factor //= 2
     return factor
 
 

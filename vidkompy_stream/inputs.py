@@ -79,7 +79,8 @@ class InputReader(Y4MReader):
         try:
             code = decoder.wait(EXIT_TIMEOUT)
         except subprocess.TimeoutExpired:
-            raise VidkompyError(f"{self.name}: ffmpeg decoding {self.spec} stopped sending frames but did not exit") from None
+            raise VidkompyError(f"{self.name}: ffmpeg decoding {self.spec} stopped sending frames but did not "
+                                "exit") from None
         if code != 0:
             raise VidkompyError(f"{self.name}: ffmpeg failed decoding {self.spec}: {decoder.failure()}")
         if decoder.tail:

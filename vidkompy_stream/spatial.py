@@ -154,13 +154,19 @@ def choose_factor(bg_width: int, fg_width: int, fg_height: int, coarse_width: in
 def shrink(luma: np.ndarray, factor: int) -> np.ndarray:
     """Downscale a luma plane by an integer factor (INTER_AREA box average; trailing rows/columns that
     do not fill a whole block are dropped, so small pixel (i, j) is the mean of full-res block
-    [i*factor, (i+1)*factor) x [j*factor, (j+1)*factor)). Factor 1 returns the frame as is."""
+    [i*factor, (i+1)*factor) x [j*factor, (j+1)*factor), to within one level: each halving rounds).
+    Even factors go by halvings first: OpenCV's 2x2 INTER_AREA path is 5-8x cheaper than one step by 4
+    (0.07 against 0.55 ms for a 1280x720 crop here). Factor 1 returns the frame as is."""
     if factor == 1:
         return luma
     h, w = luma.shape[0] // factor, luma.shape[1] // factor
     if h < 1 or w < 1:
         raise ValueError(f"frame {luma.shape[1]}x{luma.shape[0]} is smaller than the shrink factor {factor}")
-    return cv2.resize(luma[: h * factor, : w * factor], (w, h), interpolation=cv2.INTER_AREA)
+    img = luma[: h * factor, : w * factor]
+    while factor % 2 == 0:
+        img = cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        factor //= 2
+    return img if factor == 1 else cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
 
 
 def locate(
