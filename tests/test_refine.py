@@ -20,7 +20,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import RunTool, ffmpeg_run, luma_frames, make_y4m, read_y4m_frames, scene_index
-from vidkompy_stream.refine import CLOCK_PULL, CONFIDENCE_SCALE, RECENT, clock_offset, resolve, unit
+from vidkompy_stream.refine import CLOCK_PULL, CONFIDENCE_SCALE, MIN_DECISIONS, RECENT, clock_offset, resolve, unit
 
 INF = np.inf
 
@@ -225,7 +225,7 @@ def test_clock_offset_puts_the_line_through_a_staircase(rate: float, offset: flo
     assert np.mean(np.floor(found + rate * fg + 0.5) == bg) >= 0.95
     if rate != 1.0:  # the decisions show the phase in steps of 1 / (the rate's period): 0.2 at rate 2.4
         assert abs(found - offset) <= 0.1 + 1e-9
-    assert clock_offset(fg[:RECENT - 1], bg[:RECENT - 1], rate) is None
+    assert clock_offset(fg[:MIN_DECISIONS - 1], bg[:MIN_DECISIONS - 1], rate) is None
 
 
 def test_clock_offset_follows_a_jump_once_most_recent_decisions_do() -> None:

@@ -48,6 +48,13 @@ CLOCK_PULL = 0.003
 HISTORY = 100
 RECENT = 25  # odd: the median is one of the offsets, so the mean below is never over nothing
 TOLERANCE = 1.0
+#: Fewest decisions a clock offset is taken from (fewer: the aligner's clock is used).
+MIN_DECISIONS = 8
+#: A segment is re-solved with the clock through the history plus its own path until the path stops
+#: changing, at most PASSES times: the clock then starts right (the first segments, whose clock is
+#: the aligner's, were the misses of fps_24_60) and a clock-decided tie does not pull it along
+#: (fps_24_60 98.26 % with one pass, 98.96 % with 2, 99.31 % with 4, no change with 8).
+PASSES = 4
 #: Confidence below which a run of frames is reported with -v.
 LOW_CONFIDENCE = 0.3
 
@@ -66,8 +73,8 @@ LEVELS = {"fast": Level(width=240, radius=2, segment=12), "full": Level(width=48
 
 def clock_offset(fg: np.ndarray, bg: np.ndarray, rate: float) -> float | None:
     """Offset a of the line bg = a + rate * fg through recent decisions (oldest first): the mean of the
-    offsets within TOLERANCE of the median of the last RECENT; None until RECENT decisions exist."""
-    if len(fg) < RECENT:
+    offsets within TOLERANCE of the median of the last RECENT; None with fewer than MIN_DECISIONS."""
+    if len(fg) < MIN_DECISIONS:
         return None
     offsets = np.asarray(bg, np.float64) - rate * np.asarray(fg, np.float64)
     middle = np.median(offsets[-RECENT:])
@@ -166,11 +173,7 @@ class Refiner:
                 bg_vec = self._bg_vector(int(lo[row]) + k)
                 if bg_vec is not None:
                     costs[row, k] = 1.0 - float(bg_vec @ fg_vec)
-        fg = np.array([d.fg_frame for d in segment], np.float64)
-        rate = self.aligner.rate_estimate
-        offset = clock_offset(*np.array(self.history, np.float64).reshape(-1, 2).T, rate)
-        clock = np.array([self.aligner.expected(d.fg_frame) for d in segment]) if offset is None else offset + rate * fg
-        path, confidence = resolve(costs, lo, self.root, self.aligner.max_step + 2 * r, rate, clock)
+        path, confidence = self._solve(segment, costs, lo)
         self.history.extend(zip((d.fg_frame for d in segment), path.tolist()))
         refined = [Decision(d.fg_frame, int(b), float(c)) for d, b, c in zip(segment, path, confidence)]
         moved = sum(1 for d, b in zip(segment, path) if d.bg_frame != b)
@@ -182,6 +185,25 @@ class Refiner:
             del self.bg_vectors[key]
         self._note_confidence(refined)
         return refined
+
+    def _solve(self, segment: list[Decision], costs: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Path and confidence of a segment, its clock re-fitted through the history and the path (PASSES)."""
+        fg = np.array([d.fg_frame for d in segment], np.float64)
+        rate = self.aligner.rate_estimate
+        known = np.array(self.history, np.float64).reshape(-1, 2)
+        offset = clock_offset(known[:, 0], known[:, 1], rate)
+        clock = np.array([self.aligner.expected(d.fg_frame) for d in segment]) if offset is None else offset + rate * fg
+        max_step = self.aligner.max_step + 2 * self.level.radius
+        path, confidence = resolve(costs, lo, self.root, max_step, rate, clock)
+        for _ in range(PASSES - 1):
+            offset = clock_offset(np.r_[known[:, 0], fg], np.r_[known[:, 1], path], rate)
+            if offset is None:
+                break
+            again, confidence_again = resolve(costs, lo, self.root, max_step, rate, offset + rate * fg)
+            if np.array_equal(again, path):
+                break
+            path, confidence = again, confidence_again
+        return path, confidence
 
     def finish(self) -> list[Decision]:
         refined = self.flush()
