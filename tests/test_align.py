@@ -177,7 +177,8 @@ def test_drifting_bg_clock_is_followed(run_tool: RunTool, pairs: dict[str, dict[
                       f"--offset={Fraction(first, RATE)}", "--map-out", "offset.csv", "-o", "-"])
     assert given.returncode == 0, given.stderr.decode()
     constant, _ = exact_rate(pair, bg_column(read_map(tmp_path / "offset.csv")[1]))
-    summary = f"exact: aligned {aligned:.1%}, constant offset {constant:.1%}; aligned wrong (fg, bg, right): {wrong[:6]}"
+    summary = (f"exact: aligned {aligned:.1%}, constant offset {constant:.1%}; "
+               f"aligned wrong (fg, bg, right): {wrong[:6]}")
     assert aligned >= 0.99, summary
     assert constant <= 0.5, summary
     rates = [(int(m[1]), float(m[2]), float(m[3]), float(m[4])) for m in RATE_LINE.finditer(stderr)]

@@ -1,14 +1,14 @@
 """Following fg through bg while both stream: fingerprints in, one bg frame per fg frame out.
 
-For each fg frame: its fingerprint, and those of the bg region under fg's picture (fg's rectangle less
-any flat bars of its own, found once from the newest fg frame held at the start) for the bg frames
-the aligner's window asks for (bg is read ahead that far, each frame fingerprinted once as it is read,
-and kept in the bg ring until it has been shown or passed by). The aligner (`dtw.DTWAligner`) commits
-fg frame i once fg frame i + lookahead has been seen, so decisions come out with a latency of the
-lookahead; with a refinement level, `refine.Refiner` then re-decides them a segment at a time with
-pixel evidence (latency: lookahead + segment); `finish` commits the rest when fg ends. Memory: the fg ring holds the lookahead's fg frames,
-the bg ring the bg frames between the last committed one and the newest window's end, both bounded by
-the lookahead and the band, never by the video's length.
+For each fg frame: its fingerprint, and those of the bg region under fg's picture (fg's rectangle less any
+flat bars of its own, found once from the newest fg frame held at the start) for the bg frames the
+aligner's window asks for (bg is read ahead that far, each frame fingerprinted once as it is read, and
+kept in the bg ring until it has been shown or passed by). The aligner (`dtw.DTWAligner`) commits fg frame
+i once fg frame i + lookahead has been seen, so decisions come out with a latency of the lookahead; with a
+refinement level, `refine.Refiner` then re-decides them a segment at a time with pixel evidence (latency:
+lookahead + segment); `finish` commits the rest when fg ends. Memory: the fg ring holds the lookahead's fg
+frames, the bg ring the bg frames between the last committed one and the newest window's end, both bounded
+by the lookahead and the band, never by the video's length.
 """
 
 import logging

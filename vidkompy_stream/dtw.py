@@ -25,9 +25,10 @@ path stays monotone. Each push re-solves the pending rows, O(L * W * K), about 0
 The clock term of a row is fixed when the row is pushed (folded into its stored costs), so re-solving is
 exact. The next band is centred on the head (the newest row's cheapest cell) plus the rate and never
 starts above the head, so the head's step-0 successor is always inside and a finite path always continues.
-Memory is O(W * L) in preallocated rings; nothing grows with the stream and nothing waits for EOF. `dtw_offline` solves the same objective over a whole (or banded) matrix, with the same
-kernel, for tests and for re-solving a narrow band. See also Müller, "Fundamentals of Music Processing",
-ch. 3 (DTW) and the FMP notebooks on step-size conditions and subsequence DTW (open begin and end).
+Memory is O(W * L) in preallocated rings; nothing grows with the stream and nothing waits for EOF.
+`dtw_offline` solves the same objective over a whole (or banded) matrix, with the same kernel, for tests
+and for re-solving a narrow band. See also Müller, "Fundamentals of Music Processing", ch. 3 (DTW) and the
+FMP notebooks on step-size conditions and subsequence DTW (open begin and end).
 """
 
 import math

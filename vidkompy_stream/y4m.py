@@ -139,7 +139,8 @@ def parse_header(line: bytes) -> Y4MFormat:
             raise Y4MError(f"y4m header has unknown tag {tag!r} in {token!r}")
     for tag in "WHF":
         if tag not in fields:
-            raise Y4MError(f"y4m header lacks the {tag} tag ({'width' if tag == 'W' else 'height' if tag == 'H' else 'frame rate'})")
+            meaning = {"W": "width", "H": "height", "F": "frame rate"}[tag]
+            raise Y4MError(f"y4m header lacks the {tag} tag ({meaning})")
     num, den = _ratio("F", fields["F"])
     if num == 0 or den == 0:
         raise Y4MError(f"y4m frame rate must be positive, got F{fields['F']}")
