@@ -114,13 +114,22 @@ def time_pipeline(stages: Sequence[Sequence[str]], stdin: int | None = subproces
     return seconds
 
 
+def last_progress_frame(path: str) -> int | None:
+    """The last frame count an ffmpeg `-progress FILE` report gives so far; None before there is one."""
+    try:
+        with open(path) as f:
+            counts = re.findall(r"^frame=(\d+)$", f.read(), re.M)
+    except OSError:
+        return None
+    return int(counts[-1]) if counts else None
+
+
 def progress_frames(path: str) -> int:
-    """The last frame count an ffmpeg `-progress FILE` report gives."""
-    with open(path) as f:
-        counts = re.findall(r"^frame=(\d+)$", f.read(), re.M)
-    if not counts:
+    """The frame count of a finished ffmpeg `-progress FILE` report."""
+    frames = last_progress_frame(path)
+    if frames is None:
         raise SystemExit(f"no frame count in ffmpeg progress file {path}")
-    return int(counts[-1])
+    return frames
 
 
 def timed_ffmpeg(args: Sequence[str]) -> tuple[float, int]:
@@ -135,7 +144,7 @@ def count_frames(path: str) -> int:
     return timed_ffmpeg(["-i", path, "-map", "0:v:0", "-c", "copy", "-f", "null", "-"])[1]
 
 
-def _status_kib(pid: int) -> dict[str, int]:
+def status_kib(pid: int) -> dict[str, int]:
     """VmRSS / VmHWM of a live process in KiB; {} once it is gone."""
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -165,7 +174,7 @@ class RssSampler:
             for name, pids in list(self.pids.items()):
                 total = 0
                 for pid in pids:
-                    status = _status_kib(pid)
+                    status = status_kib(pid)
                     total += status.get("VmRSS", 0)
                     if "VmHWM" in status:
                         self.hwm.setdefault(name, {})[pid] = status["VmHWM"]

@@ -17,24 +17,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import tempfile
 import time
 
-from _bench import FG_RATE, TOOL, Geometry, note, parse_size, print_table
+from _bench import FG_RATE, TOOL, Geometry, last_progress_frame, note, parse_size, print_table, status_kib
 
 MIB = 1024  # KiB per MiB
-
-
-def rss_kib(pid: int) -> int:
-    """VmRSS of a live process in KiB; 0 once it is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            found = re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M)
-    except OSError:
-        return 0
-    return int(found.group(1)) if found else 0
 
 
 def children_of(pid: int) -> list[int]:
@@ -67,17 +56,6 @@ def tagged(tag: str) -> list[int]:
     return found
 
 
-def fed_seconds(progress: str) -> float:
-    """How much fg the feeder has written so far (its `-progress` frame count; the tool is at most a pipe
-    buffer behind)."""
-    try:
-        with open(progress) as f:
-            counts = re.findall(r"^frame=(\d+)$", f.read(), re.M)
-    except OSError:
-        return 0.0
-    return int(counts[-1]) / FG_RATE if counts else 0.0
-
-
 def soak(geo: Geometry, minutes: float, interval: float, aligned: bool) -> None:
     seconds = minutes * 60
     tag = f"{os.getpid()}-{time.time_ns()}"
@@ -97,8 +75,9 @@ def soak(geo: Geometry, minutes: float, interval: float, aligned: bool) -> None:
         started = time.monotonic()
         samples: list[tuple[float, int, int]] = []  # (fg seconds fed, tool KiB, its children KiB)
         while tool.poll() is None:
-            kids = sum(rss_kib(k) for k in children_of(tool.pid))
-            samples.append((fed_seconds(progress), rss_kib(tool.pid), kids))
+            kids = sum(status_kib(k).get("VmRSS", 0) for k in children_of(tool.pid))
+            fed = (last_progress_frame(progress) or 0) / FG_RATE
+            samples.append((fed, status_kib(tool.pid).get("VmRSS", 0), kids))
             time.sleep(interval)
         wall = time.monotonic() - started
         codes = (tool.returncode, fg.wait(), bg.wait())
