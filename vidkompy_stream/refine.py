@@ -207,16 +207,16 @@ class Refiner:
         fg = np.array([d.fg_frame for d in segment], np.float64)
         rate = self.aligner.rate_estimate
         known = np.array(self.history, np.float64).reshape(-1, 2)
-        offset = clock_offset(known[-HISTORY:, 0], known[-HISTORY:, 1], rate)
+        recent = known[-HISTORY:]
+        offset = clock_offset(recent[:, 0], recent[:, 1], rate)
         if offset is not None:
             rate = clock_rate(known[:, 0], known[:, 1], rate, offset)
-        known = known[-HISTORY:]
-        offset = clock_offset(known[:, 0], known[:, 1], rate)
+            offset = clock_offset(recent[:, 0], recent[:, 1], rate)
         clock = np.array([self.aligner.expected(d.fg_frame) for d in segment]) if offset is None else offset + rate * fg
         max_step = self.aligner.max_step + 2 * self.level.radius
         path, confidence = resolve(costs, lo, self.root, max_step, rate, clock)
         for _ in range(PASSES - 1):
-            offset = clock_offset(np.r_[known[:, 0], fg], np.r_[known[:, 1], path], rate)
+            offset = clock_offset(np.r_[recent[:, 0], fg], np.r_[recent[:, 1], path], rate)
             if offset is None:
                 break
             again, confidence_again = resolve(costs, lo, self.root, max_step, rate, offset + rate * fg)
