@@ -1,5 +1,8 @@
 """Online windowed DTW: exact recovery of known paths, clock-following in static stretches, agreement with
-the offline optimum, and the streaming contract (monotone, one decision per frame, bounded windows/memory)."""
+the offline optimum, and the streaming contract (monotone, one decision per frame, bounded windows/memory).
+
+Tests taking `engine` hold for both online aligners (`dtw.BandAligner`'s subclasses: DTW and tunnel), the
+same scenarios and assertions run on each; tunnel-only behaviour is in test_tunnel.py."""
 
 import math
 from collections.abc import Callable
@@ -11,8 +14,11 @@ from hypothesis import strategies as st
 
 from vidkompy_stream.dtw import DTWAligner, default_max_step, dtw_offline
 from vidkompy_stream.mapping import Decision
+from vidkompy_stream.tunnel import TunnelAligner
 
 CostFn = Callable[[int, int, int], np.ndarray]  # (fg frame, lo, hi) -> costs over bg [lo, hi)
+#: Both online aligners, for the tests of what they share.
+each_engine = pytest.mark.parametrize("engine", [DTWAligner, TunnelAligner], ids=["dtw", "tunnel"])
 
 
 def true_path(n: int, rate: float, offset: float) -> np.ndarray:
@@ -92,11 +98,13 @@ def bg_frames(out: list[Decision]) -> np.ndarray:
         (30, 30, 0.98, 0, 10),
     ],
 )
-def test_exact_recovery(fg_fps: int, bg_fps: int, drift: float, start_error: int, lookahead: int) -> None:
+@each_engine
+def test_exact_recovery(engine: type, fg_fps: int, bg_fps: int, drift: float, start_error: int,
+                        lookahead: int) -> None:
     rate = bg_fps / fg_fps
     n, offset = 600, 17.25
     truth = true_path(n, rate * drift, offset)
-    aligner = DTWAligner(rate, int(truth[0]) + start_error, lookahead)
+    aligner = engine(rate, int(truth[0]) + start_error, lookahead)
     out = run(aligner, graded(truth, 10**6, seed=fg_fps + bg_fps), n)
     assert np.array_equal(bg_frames(out), truth)
     assert aligner.rate_estimate == pytest.approx(rate * drift, rel=0.004)
@@ -104,7 +112,8 @@ def test_exact_recovery(fg_fps: int, bg_fps: int, drift: float, start_error: int
 
 
 @pytest.mark.parametrize(("fg_fps", "bg_fps"), [(25, 30), (24, 60), (50, 25), (30000 / 1001, 25)])
-def test_static_stretch_follows_the_clock(fg_fps: float, bg_fps: float) -> None:
+@each_engine
+def test_static_stretch_follows_the_clock(engine: type, fg_fps: float, bg_fps: float) -> None:
     rate = bg_fps / fg_fps
     n, still = 400, range(200, 240)
     truth = true_path(n, rate, 40.25)
@@ -113,7 +122,7 @@ def test_static_stretch_follows_the_clock(fg_fps: float, bg_fps: float) -> None:
     def costs(i: int, lo: int, hi: int) -> np.ndarray:
         return np.full(hi - lo, 0.3, np.float32) if i in still else content(i, lo, hi)
 
-    out = run(DTWAligner(rate, int(truth[0]), 25), costs, n)
+    out = run(engine(rate, int(truth[0]), 25), costs, n)
     b = bg_frames(out)
     inside = np.array(still)
     assert np.all(np.abs(b[inside] - truth[inside]) <= 1)
@@ -133,22 +142,24 @@ def test_per_step_rate_penalty_would_lag() -> None:
     assert line([0, 1, 2, 4, 5, 6]) < line([0, 1, 2, 3, 4, 5])
 
 
-def test_cut_stays_exact_on_both_sides() -> None:
+@each_engine
+def test_cut_stays_exact_on_both_sides(engine: type) -> None:
     rate, n = 1.2, 400
     truth = true_path(n, rate, 9.25)
     cut_bg = int(truth[150]) + 1  # bg frame where the second shot starts; fg 151 is its first frame there
     same_shot = lambda i, b: (truth[i] >= cut_bg) == (b >= cut_bg)  # noqa: E731
-    out = run(DTWAligner(rate, int(truth[0]) + 2, 20), graded(truth, 10**6, seed=3, shot=same_shot), n)
+    out = run(engine(rate, int(truth[0]) + 2, 20), graded(truth, 10**6, seed=3, shot=same_shot), n)
     assert np.array_equal(bg_frames(out), truth)
 
 
 @pytest.mark.parametrize(("shift", "every"), [(-1, 37), (+1, 53), (-1, 25)])
-def test_bg_dropping_or_repeating_frames(shift: int, every: int) -> None:
+@each_engine
+def test_bg_dropping_or_repeating_frames(engine: type, shift: int, every: int) -> None:
     """Each dropped bg frame moves the rest of bg one index earlier (a repeated one, one later)."""
     rate, n = 1.2, 600
     base = true_path(n, rate, 30.25)
     truth = base + shift * (np.arange(n) // every)
-    aligner = DTWAligner(rate, int(truth[0]), 20)
+    aligner = engine(rate, int(truth[0]), 20)
     out = run(aligner, graded(truth, 10**6, seed=every), n)
     assert np.array_equal(bg_frames(out), truth)
     effective = rate + shift / every
@@ -251,10 +262,11 @@ def test_dtw_offline_small_cases() -> None:
     assert path.tolist() == true_path(10, 1.2, 2.25).tolist()
 
 
-def test_memory_does_not_grow_with_the_stream() -> None:
+@each_engine
+def test_memory_does_not_grow_with_the_stream(engine: type) -> None:
     rate, n = 1.2, 20000
     truth = true_path(n, rate, 4.25)
-    aligner = DTWAligner(rate, 4, 10, band=24)
+    aligner = engine(rate, 4, 10, band=24)
     noise = np.random.default_rng(0).random((64, 24)).astype(np.float32) * 0.02
 
     def snapshot() -> dict[str, tuple]:
@@ -271,6 +283,7 @@ def test_memory_does_not_grow_with_the_stream() -> None:
     decided = 0
     for i in range(n):
         lo, hi = aligner.window(i)
+        assert hi - lo == 24 and aligner.release_point() <= lo
         c = np.minimum(np.abs(np.arange(lo, hi) - truth[i]) * 0.1, 0.5).astype(np.float32) + noise[i % 64]
         for d in aligner.push(i, c):
             assert d.fg_frame == decided and d.bg_frame == truth[decided]
@@ -282,8 +295,9 @@ def test_memory_does_not_grow_with_the_stream() -> None:
     assert decided == n
 
 
-def test_contract_violations_raise() -> None:
-    aligner = DTWAligner(1.2, 10, 2)
+@each_engine
+def test_contract_violations_raise(engine: type) -> None:
+    aligner = engine(1.2, 10, 2)
     with pytest.raises(ValueError):
         aligner.push(0, np.zeros(aligner.band, np.float32))  # no window() first
     with pytest.raises(ValueError):
@@ -292,7 +306,11 @@ def test_contract_violations_raise() -> None:
     with pytest.raises(ValueError):
         aligner.push(0, np.zeros(hi - lo - 1, np.float32))
     with pytest.raises(ValueError):
-        DTWAligner(2.5, 0, 5, band=4)
+        engine(2.5, 0, 5, band=4)
+    aligner.push(0, np.zeros(hi - lo, np.float32))
+    assert len(aligner.finish()) == 1 and aligner.finish() == []
+    with pytest.raises(RuntimeError):
+        aligner.window(1)
     assert default_max_step(1.2) == 3 and default_max_step(2.5) == 5 and default_max_step(0.5) == 2
 
 
@@ -306,8 +324,11 @@ def test_contract_violations_raise() -> None:
     band=st.sampled_from([None, 12, 30]),
     start=st.integers(0, 30),
 )
-def test_random_costs_keep_the_contract(seed: int, rate: float, lookahead: int, n_fg: int, bg_end: int | None,
-                                        band: int | None, start: int) -> None:
+@each_engine
+def test_random_costs_keep_the_contract(engine: type, seed: int, rate: float, lookahead: int, n_fg: int,
+                                        bg_end: int | None, band: int | None, start: int) -> None:
+    """`run` checks: windows band-wide, non-decreasing, never below the release point; every fg frame decided
+    once, in order, only once L newer rows are in; bg monotone with steps 0..K; confidence in [0, 1]."""
     rng = np.random.default_rng(seed)
     spiky = rng.random() < 0.5
 
@@ -319,5 +340,6 @@ def test_random_costs_keep_the_contract(seed: int, rate: float, lookahead: int, 
             c[np.arange(lo, hi) >= bg_end] = np.inf
         return c
 
-    aligner = DTWAligner(rate, start, lookahead, band=band)
+    aligner = engine(rate, start, lookahead, band=band)
     run(aligner, costs, n_fg)
+    assert aligner.release_point() >= 0
