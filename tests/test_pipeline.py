@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import RunTool, decode, ffmpeg_run, index_source, make_y4m, read_y4m_frames
+from vidkompy_stream.processes import threads_each
 from vidkompy_stream.y4m import Y4MFormat
 
 BG_SIZE, FG_SIZE = (96, 64), (32, 16)
@@ -127,6 +128,14 @@ def test_file_form_with_audio(run_tool: RunTool, media: dict[str, Path], ffmpeg_
     assert (fmt.width, fmt.height, fmt.rate, len(frames)) == (160, 96, Fraction(25), 50)
     assert audio_streams(ffmpeg_exe, tmp_path / "out.mp4") == streams
     assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"], "no partial file left beside the output"
+
+
+def test_decoders_share_the_cores(run_tool: RunTool, media: dict[str, Path]) -> None:
+    done = run_tool(["--fg", str(media["fg"]), "--bg", str(media["bg"]), "--x", "48", "--y", "24", "--offset", "1",
+                     "-o", "-", "-v"])
+    assert done.returncode == 0, done.stderr
+    decoders = [line for line in done.stderr.decode().splitlines() if " decoder: " in line and " -map " in line]
+    assert len(decoders) == 2 and all(f" -threads {threads_each()} -i " in line for line in decoders), decoders
 
 
 def test_pipe_form_between_two_ffmpegs(media: dict[str, Path], ffmpeg_exe: str, tmp_path: Path) -> None:

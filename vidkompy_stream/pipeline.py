@@ -13,6 +13,7 @@ import sys
 import time
 from fractions import Fraction
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -27,7 +28,7 @@ from .options import Options
 from .refine import LEVELS
 from .placement import Found, PlacementSearch, fg_ring_capacity
 from .outputs import AudioSource, EncoderSettings, EncoderSink, Sink, Y4MSink
-from .processes import ChildGroup
+from .processes import ChildGroup, threads_each
 from .timing import MapTiming, OffsetTiming
 from .y4m import Y4MFormat
 
@@ -188,6 +189,7 @@ class GivenTiming:
 def run(opts: Options, exe: str) -> Summary:
     """Run one job as described by validated options; raise VidkompyError on failure."""
     started = time.monotonic()
+    cv2.setNumThreads(threads_each())
     with ChildGroup() as group, contextlib.ExitStack() as stack:
         fg = open_source("fg", opts.fg, exe, opts.pix_fmt, group)
         stack.callback(fg.close)
