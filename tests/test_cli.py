@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TAG, RunTool, index_source, leftover_processes, make_y4m
+from vidkompy_stream import cli
 
 
 #: bg's scene, and where the fg crop of it sits (found by the spatial search in runs without --x/--y).
@@ -96,6 +97,15 @@ def test_runtime_errors_exit_1(run_tool: RunTool, clips: dict[str, Path], tmp_pa
     done = run_tool(["--fg", path.get(fg, fg), "--bg", path.get(bg, bg), *extra, "-o", "out.mp4"])
     one_error_line(done, 1, message)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_blas_threads_default_to_one_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    cli._single_threaded_blas()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    cli._single_threaded_blas()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "4", "the user's setting wins"
 
 
 def test_quiet_progress_and_verbose(run_tool: RunTool, clips: dict[str, Path]) -> None:
