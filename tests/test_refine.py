@@ -50,6 +50,9 @@ def test_unit_is_zero_mean_unit_norm_and_zero_when_flat() -> None:
     # blind to brightness and contrast: an affine change of the luma gives the same vector
     patch = rng.integers(20, 120, (18, 30)).astype(np.uint8)
     np.testing.assert_allclose(unit(patch), unit((patch * 2 + 10).astype(np.uint8)), atol=1e-6)
+    # a crop is a strided view into its frame: the same vector as a contiguous copy
+    frame = rng.integers(0, 256, (40, 60), dtype=np.uint8)
+    np.testing.assert_array_equal(unit(frame[5:23, 7:37]), unit(frame[5:23, 7:37].copy()))
 
 
 def test_coarse_path_off_by_one_is_corrected_by_pixels() -> None:

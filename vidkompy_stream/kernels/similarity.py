@@ -53,7 +53,7 @@ def hamming_window(a: np.ndarray, b: np.ndarray, b_index: np.ndarray, lo: int, h
 
 
 @numba.njit(cache=True, fastmath=True)
-def _dot(a: np.ndarray, b: np.ndarray) -> np.float32:
+def dot(a: np.ndarray, b: np.ndarray) -> np.float32:
     """Dot product of two float32 vectors, summed in float32 (vectorised)."""
     s = np.float32(0.0)
     for i in range(a.shape[0]):
@@ -66,7 +66,7 @@ def _zncc_cost(a: np.ndarray, b: np.ndarray, a_flat: bool, b_flat: bool) -> np.f
     """1 - ZNCC of two normalised vectors, clipped at 0; two flat vectors cost 0, one flat costs 1."""
     if a_flat or b_flat:
         return np.float32(0.0) if (a_flat and b_flat) else np.float32(1.0)
-    return max(np.float32(0.0), np.float32(1.0) - _dot(a, b))
+    return max(np.float32(0.0), np.float32(1.0) - dot(a, b))
 
 
 @numba.njit(cache=True)
@@ -127,6 +127,19 @@ def _normalise(v: np.ndarray, n: int, min_rms: float) -> bool:
     for i in range(n):
         v[i] = v[i] * scale
     return False
+
+
+@numba.njit(cache=True)
+def normalised(patch: np.ndarray, out: np.ndarray, min_rms: float) -> bool:
+    """Fill out (h*w float32) with the 2-D uint8 `patch` (any strides) made zero-mean and unit-norm, so that
+    1 - dot of two such vectors is 1 - ZNCC; all zero and True (flat) when its RMS is below min_rms."""
+    h, w = patch.shape
+    k = 0
+    for i in range(h):
+        for j in range(w):
+            out[k] = patch[i, j]
+            k += 1
+    return _normalise(out, h * w, min_rms)
 
 
 @numba.njit(cache=True)
