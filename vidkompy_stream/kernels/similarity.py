@@ -129,7 +129,7 @@ def _normalise(v: np.ndarray, n: int, min_rms: float) -> bool:
     return False
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=True)
 def normalised(patch: np.ndarray, out: np.ndarray, min_rms: float) -> bool:
     """Fill out (h*w float32) with the 2-D uint8 `patch` (any strides) made zero-mean and unit-norm, so that
     1 - dot of two such vectors is 1 - ZNCC; all zero and True (flat) when its RMS is below min_rms."""
@@ -142,7 +142,7 @@ def normalised(patch: np.ndarray, out: np.ndarray, min_rms: float) -> bool:
     return _normalise(out, h * w, min_rms)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=True)
 def thumb_features(small: np.ndarray, thumb: np.ndarray, grad: np.ndarray) -> int:
     """Fill thumb (h*w) with the normalised luma of `small` and grad with its normalised 3x3 Sobel gx, gy.
 
