@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from .align import AlignedTiming, bg_frames_needed, fg_frames_needed
+from .align import AlignedTiming, bg_frames_needed, fg_frames_needed, preload_kernels
 from .composite import Compositor
 from .errors import VidkompyError
 from .framering import FrameRing
@@ -190,6 +190,8 @@ def run(opts: Options, exe: str) -> Summary:
     """Run one job as described by validated options; raise VidkompyError on failure."""
     started = time.monotonic()
     cv2.setNumThreads(threads_each())
+    if opts.offset is None and opts.map_in is None:
+        preload_kernels()
     with ChildGroup() as group, contextlib.ExitStack() as stack:
         fg = open_source("fg", opts.fg, exe, opts.pix_fmt, group)
         stack.callback(fg.close)
