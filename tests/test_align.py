@@ -190,6 +190,31 @@ def test_drifting_bg_clock_is_followed(run_tool: RunTool, pairs: dict[str, dict[
     assert -2.3 < clock < -1.6, f"logged bg clock {clock:+.3f} %, truth {(1 / DRIFT - 1) * 100:+.3f} %"
 
 
+def test_tunnel_mask_leaves_fg_black_corners_out(ffmpeg_exe: str, run_tool: RunTool,
+                                                  pairs: dict[str, dict[str, object]], tmp_path: Path) -> None:
+    """fg with black corners that bg does not have (a quarter of its picture): --engine tunnel-mask finds them,
+    says how much of the picture it compares, and aligns every frame. (Position given and bg cut to start with
+    fg: the spatial search compares all of fg, and such corners defeat it.)"""
+    steady = pairs["steady"]
+    first = int(steady["fg_source"][0])
+    pair = {**steady, "bg_source": steady["bg_source"][first:]}
+    w, h = CROP[2] // 4, CROP[3] // 4
+    corners = ",".join(f"drawbox=x={x}:y={y}:w={w}:h={h}:color=black:t=fill"
+                       for x in (0, CROP[2] - w) for y in (0, CROP[3] - h))
+    fg, bg = tmp_path / "corners.mp4", tmp_path / "bg.mp4"
+    ffmpeg_run(ffmpeg_exe, "-i", str(steady["fg_raw"]), "-vf", corners, "-c:v", "libx264", "-preset", "ultrafast",
+               "-crf", "16", str(fg))
+    ffmpeg_run(ffmpeg_exe, "-i", str(steady["bg_raw"]), "-vf", f"trim=start_frame={first},setpts=PTS-STARTPTS",
+               "-c:v", "libx264", "-preset", "ultrafast", "-crf", "30", str(bg))
+    done = run_tool(["--fg", str(fg), "--bg", str(bg), "--x", str(CROP[0]), "--y", str(CROP[1]), "--engine",
+                     "tunnel-mask", "--map-out", "map.csv", "-o", "-", "-v"])
+    assert done.returncode == 0, done.stderr.decode()
+    share = re.search(r"tunnel-mask: comparing (\d+)% of fg's picture", done.stderr.decode())
+    assert share and 70 <= int(share[1]) <= 80, done.stderr.decode()[-1500:]
+    aligned, wrong = exact_rate(pair, bg_column(read_map(tmp_path / "map.csv")[1]))
+    assert aligned >= 0.99, f"exact {aligned:.1%}, wrong (fg, bg, right): {wrong[:6]}"
+
+
 def test_half_second_lookahead_run(run_tool: RunTool, pairs: dict[str, dict[str, object]], tmp_path: Path) -> None:
     """--lookahead 0.5: one output frame per fg frame, a monotone map, and the first output comes after
     reading no more fg than the lookahead (12 frames) plus the refiner's segment plus the newest frame."""

@@ -272,3 +272,52 @@ def test_fg_larger_than_bg_is_refused(bg: list[np.ndarray]) -> None:
     big = [np.zeros((H + 2, W), np.uint8)]
     with pytest.raises(VidkompyError, match="larger than bg"):
         locate(big, [0], bg[:5], list(range(5)), rate=1.0)
+
+
+# ---------------------------------------------------------------------------------------------- content mask
+
+
+def _zncc(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.astype(np.float64) - a.mean(), b.astype(np.float64) - b.mean()
+    return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
+
+
+def test_content_mask_leaves_out_dark_still_corners_only() -> None:
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(40, 220, (60, 80), dtype=np.uint8) for _ in range(5)]
+    for f in frames:
+        f[:15, :20] = 16  # a black corner (video-range black), the same in every frame
+        f[-15:, -20:] = 16 + (f[-15:, -20:] % 3)  # a black corner with a little noise
+        f[30:40, 30:50] = 20  # a dark still patch inside the picture: also left out
+    frames[2][50:60, 0:10] = 10  # dark in one frame only: content
+    mask = spatial.content_mask(frames)
+    assert mask is not None and mask.shape == (60, 80)
+    assert not mask[:15, :20].any() and not mask[-15:, -20:].any() and not mask[30:40, 30:50].any()
+    assert mask[50:60, 0:10].all()
+    assert mask.sum() == 60 * 80 - 2 * 15 * 20 - 10 * 20
+
+
+def test_content_mask_is_none_without_a_mask_or_for_a_dark_scene() -> None:
+    rng = np.random.default_rng(4)
+    bright = [rng.integers(40, 220, (30, 40), dtype=np.uint8) for _ in range(3)]
+    assert spatial.content_mask(bright) is None, "nothing dark and still: no mask"
+    dark = [np.full((30, 40), 16, np.uint8) for _ in range(3)]
+    for f in dark:
+        f[:5, :5] = 200
+    assert spatial.content_mask(dark) is None, "a mostly black picture is a dark scene, not a mask"
+
+
+def test_filled_images_correlate_like_their_masked_pixels() -> None:
+    """fg with black corners against the bg crop under it (which has content there): after fill_masked with
+    fg's mask, the ZNCC is that of the content pixels alone, and as high as for fg without its corners."""
+    rng = np.random.default_rng(5)
+    bg = cv2.GaussianBlur(rng.integers(0, 256, (60, 80), dtype=np.uint8), (5, 5), 0)
+    fg = np.clip(bg.astype(np.int16) + rng.integers(-3, 4, bg.shape), 0, 255).astype(np.uint8)
+    fg[:20, :25] = 16
+    fg[-20:, -25:] = 16
+    mask = spatial.content_mask([fg, fg])
+    assert mask is not None
+    masked = _zncc(fg[mask], bg[mask])
+    filled = _zncc(spatial.fill_masked(fg, mask), spatial.fill_masked(bg, mask))
+    assert filled == pytest.approx(masked, abs=2e-3)
+    assert filled > 0.97 > _zncc(fg, bg) + 0.1, "the black corners no longer pull the correlation down"

@@ -25,7 +25,7 @@ from .kernels.similarity import thumb_features
 from .framering import FrameRing
 from .mapping import Decision
 from .refine import Level, Refiner
-from .spatial import content_box, shrink
+from .spatial import content_box, content_mask, fill_masked, shrink
 from .y4m import Y4MFormat
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,10 @@ log = logging.getLogger(__name__)
 #: fg's picture (inside its own flat bars) must be at least this many px each way to be compared alone.
 MIN_CONTENT = 16
 #: The online aligners, by --engine name: the same interface (window, push, finish, release_point).
-ENGINES: dict[str, type[DTWAligner] | type[TunnelAligner]] = {"dtw": DTWAligner, "tunnel": TunnelAligner}
+ENGINES: dict[str, type[DTWAligner] | type[TunnelAligner]] = {"dtw": DTWAligner, "tunnel": TunnelAligner,
+                                                              "tunnel-mask": TunnelAligner}
+#: Engines that compare only fg's content pixels (`spatial.content_mask`), in the fingerprints and the refiner.
+MASKED = {"tunnel-mask"}
 #: Narrowest aligner band, in bg frames.
 BAND_MIN = 24
 #: Without refinement, crops are shrunk to about this width before fingerprinting.
@@ -108,6 +111,7 @@ class AlignedTiming:
         if bg_ring.capacity < needed or fg_ring.capacity < fg_frames_needed(lookahead, level):
             raise ValueError("rings too small for the aligner's lookahead")
         self.factor = shrink_factor(x1 - x0, y1 - y0, level.width if level else SMALL_WIDTH)
+        self.mask = self._content_mask(fg_ring) if engine in MASKED else None
         self.fg_small: dict[int, np.ndarray] = {}  # fg and bg crops shrunk by `factor`, for the fingerprints
         self.bg_small: dict[int, np.ndarray] = {}  # and the refiner
         fingerprinter = Fingerprinter((x1 - x0) // self.factor, (y1 - y0) // self.factor)
@@ -122,9 +126,25 @@ class AlignedTiming:
         log.debug("aligner: %s, lookahead %d fg frames, band %d bg frames, max step %d, start at bg "
                   "frame %d", engine, lookahead, self.aligner.band, self.aligner.max_step, start)
 
+    def _content_mask(self, fg_ring: FrameRing) -> np.ndarray | None:
+        """fg's content pixels (shrunk), from the fg frames held (the search's first second, or frame 0)."""
+        smalls = [shrink(self.fg.plane_views(fg_ring.frame(k))[0][self.fg_box], self.factor)
+                  for k in range(fg_ring.start, fg_ring.end)]
+        mask = content_mask(smalls)
+        if mask is None:
+            log.info("tunnel-mask: no dark still area in fg's picture (or too much of it): comparing all of it")
+        else:
+            log.info("tunnel-mask: comparing %.0f%% of fg's picture (dark still areas left out)", 100 * mask.mean())
+        return mask
+
+    def _shrink(self, crop: np.ndarray) -> np.ndarray:
+        """A crop under fg's picture, shrunk by `factor`, its pixels outside the mask (if any) made neutral."""
+        small = shrink(crop, self.factor)
+        return small if self.mask is None else fill_masked(small, self.mask)
+
     def feed(self, index: int) -> list[Decision]:
         """Take fg frame `index` (held in the fg ring); return the decisions that became final."""
-        small = shrink(self.fg.plane_views(self.fg_ring.frame(index))[0][self.fg_box], self.factor)
+        small = self._shrink(self.fg.plane_views(self.fg_ring.frame(index))[0][self.fg_box])
         self.fg_small[index] = small
         self.fingerprint(small, self.fg_prints, index)
         lo, hi = self.aligner.window(index)
@@ -148,7 +168,7 @@ class AlignedTiming:
         self.next_bg = max(self.next_bg, self.bg_ring.start)
         while self.next_bg < end and self.bg_ring.fill_to(self.next_bg):
             luma = self.bg.plane_views(self.bg_ring.frame(self.next_bg))[0]
-            small = shrink(luma[self.box], self.factor)
+            small = self._shrink(luma[self.box])
             self.bg_small[self.next_bg] = small
             self.fingerprint(small, self.bg_prints, self.next_bg)
             self.next_bg += 1

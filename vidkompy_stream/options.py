@@ -56,9 +56,10 @@ class Options:
         metavar="SEC", type=seconds, help="bg time = fg time + SEC (decimal or exact fraction, e.g. 1001/30000); "
         "each fg frame gets the bg frame nearest that time (default: 0, both start together)"
     )
-    engine: Literal["dtw", "tunnel"] = _opt(
+    engine: Literal["dtw", "tunnel", "tunnel-mask"] = _opt(
         default="dtw", help="online aligner: windowed DTW, or the tunnel (best forward match, confirmed by a "
-        "backward pass inside the lookahead) (default: dtw)"
+        "backward pass inside the lookahead); tunnel-mask is the tunnel comparing only fg's content pixels, "
+        "leaving out areas that stay dark and still (black corners, a vignette) (default: dtw)"
     )
     lookahead: Fraction = _opt(
         metavar="SEC", type=seconds, default=Fraction(1, 2), help="the aligner decides each fg frame after seeing "

@@ -69,6 +69,12 @@ MIN_DETAIL = 0.25
 FLAT_STD = 3.0
 #: Luma standard deviation of an fg edge row/column below which it is a bar and is cropped off.
 EDGE_STD = 2.5
+#: tunnel-mask: a pixel of fg's picture is left out of the comparison when it stays at or below this luma and
+#: within MASK_STILL of itself in every frame looked at (black corners, a vignette, a black inset).
+MASK_DARK = 24
+MASK_STILL = 4
+#: ... unless that leaves less than this share of the picture: then it is a dark scene, not a mask.
+MASK_MIN_CONTENT = 0.25
 #: The shrunk template's shorter side is kept at least this long (caps the shrink factor).
 MIN_COARSE_SIDE = 16
 #: Full-resolution refine searches a window of at most this many px square of the template.
@@ -331,6 +337,24 @@ def content_box(luma: np.ndarray) -> tuple[int, int, int, int]:
             break
         box = (x0, y0, x1, y1)
     return box
+
+
+def content_mask(frames: Sequence[np.ndarray]) -> np.ndarray | None:
+    """Which pixels of fg's picture show content, from a few of its frames (same-shape 2-D uint8 luma): not
+    those dark and still in all of them, which bg need not share. None when every pixel shows content, or when
+    less than MASK_MIN_CONTENT would be left."""
+    stack = np.stack(frames)
+    top = stack.max(axis=0)
+    content = (top > MASK_DARK) | (top - stack.min(axis=0) > MASK_STILL)
+    share = float(content.mean())
+    return None if share == 1.0 or share < MASK_MIN_CONTENT else content
+
+
+def fill_masked(small: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`small` with the pixels outside `mask` set to the mean of those inside: once made zero-mean they are
+    zero, so a ZNCC of two filled images is the ZNCC of their masked pixels alone (up to rounding)."""
+    fill = np.uint8(round(float(small[mask].mean()))) if mask.any() else np.uint8(0)
+    return np.where(mask, small, fill)
 
 
 def make_templates(
