@@ -165,7 +165,8 @@ def _decode(exe: str, path: str, role: str, pix_fmt: str, group: ChildGroup) -> 
             "%s looks variable-frame-rate (%.3g fps average, %.3g tbr): ffmpeg converts it to constant rate",
             role, info.fps, info.tbr,
         )
-    graph = ffmpeg.input(path, threads=threads_each())["v:0"].output("pipe:", format="yuv4mpegpipe", pix_fmt=pix_fmt, fps_mode="cfr")
+    graph = ffmpeg.input(path, threads=threads_each())["v:0"].output("pipe:", format="yuv4mpegpipe",
+                                                                       pix_fmt=pix_fmt, fps_mode="cfr")
     child = group.spawn(f"{role} decoder", ffmpeg_command(exe, graph))
     assert child.proc.stdout is not None
     try:
