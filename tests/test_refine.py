@@ -20,8 +20,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import RunTool, ffmpeg_run, luma_frames, make_y4m, read_y4m_frames, scene_index
-from vidkompy_stream.refine import (CLOCK_PULL, CONFIDENCE_SCALE, MIN_DECISIONS, MIN_SLOPE_DECISIONS, RECENT,
-                                   clock_offset, clock_rate, resolve, unit)
+from vidkompy_stream.refine import (CLOCK_PULL, CONFIDENCE_SCALE, MIN_DECISIONS, MIN_SLOPE_DECISIONS, PULL_GAIN,
+                                   RECENT, clock_offset, clock_pull, clock_rate, resolve, unit)
 
 INF = np.inf
 
@@ -374,3 +374,12 @@ def test_near_duplicate_neighbours_end_to_end(run_tool: RunTool, repeating_pair:
     assert rate >= 0.99, summary
     assert worst <= 1, summary
     assert rate >= results["off"][0], summary
+
+
+def test_clock_pull_is_stronger_only_where_decisions_sit_on_the_line() -> None:
+    fg = np.arange(100, dtype=np.float64)
+    on_line = 10.0 + fg  # a whole-number rate: every decision exactly on the line
+    assert clock_pull(fg, on_line, 1.0, 10.0) == pytest.approx(PULL_GAIN * CLOCK_PULL)
+    rounded = np.round(5.0 + 1.2 * fg)  # nearest-timestamp frames of rate 1.2: residuals spread over +-0.5
+    assert clock_pull(fg, rounded, 1.2, 5.0) == pytest.approx(CLOCK_PULL, rel=0.05)
+    assert clock_pull(fg, on_line + 7, 1.0, 10.0) == CLOCK_PULL, "nothing near the line: the base pull"

@@ -11,7 +11,7 @@ frame, steps of up to K + 2r so a jump the coarse path spread over several frame
 starting from the last frame output), with a clock line as a weak pull that decides near-ties and
 static stretches. The line has the aligner's rate and an offset that sits in the middle of the
 refiner's own recent decisions (`clock_offset`), re-fitted with the segment's own path until that
-settles (`PASSES`). Confidence: 1 - exp(-margin / CONFIDENCE_SCALE), margin = the cost of the best
+settles (`PASSES`); the pull is stronger where those decisions sit on the line (`clock_pull`). Confidence: 1 - exp(-margin / CONFIDENCE_SCALE), margin = the cost of the best
 other candidate of the row minus the chosen one's (0 when another scored as well).
 
 Everything stays streaming: the refiner reads only shrunk crops the aligner stage still holds (it keeps
@@ -40,6 +40,14 @@ CONFIDENCE_SCALE = 0.01
 #: 98.3 %), 0.008 outvotes the pixels where bg shows each source frame 2-3 times (fps_24_60 94.8 %);
 #: 0.003 was best on every scenario measured.
 CLOCK_PULL = 0.003
+#: ... times up to PULL_GAIN where the recent decisions sit closer to the clock line than nearest-timestamp
+#: rounding puts them (mean |bg - line| of ROUNDING_SPREAD frames, residuals uniform in +-0.5): at a whole-
+#: number rate the line is exact and may outvote more pixel noise. dark: the bg crop of fg frames 172-173
+#: (crf 33, luma x0.35) matches bg 248/250 better than the true 247/248 by 0.0035-0.011 (so do the
+#: fingerprints); gain 2: 99.67 %, 3 and 5: 100 %, no other scenario changed. fps_24_60's sawtooth spreads
+#: the residuals to ~0.3, so it keeps the base pull (a stronger one costs it: see CLOCK_PULL).
+PULL_GAIN = 3.0
+ROUNDING_SPREAD = 0.25
 #: The clock's offset: the mean of (bg - rate * fg) over the last HISTORY decisions, keeping those within
 #: TOLERANCE frames of the median of the last RECENT (a dropped or repeated frame moves the line once
 #: RECENT / 2 decisions follow it). The aligner's own line sits near the nearest-timestamp frame and is
@@ -100,6 +108,15 @@ def clock_rate(fg: np.ndarray, bg: np.ndarray, rate: float, offset: float) -> fl
     return float((x @ y) / (x @ x))
 
 
+def clock_pull(fg: np.ndarray, bg: np.ndarray, rate: float, offset: float) -> float:
+    """The pull to the line offset + rate * fg: CLOCK_PULL times ROUNDING_SPREAD / (mean distance of the recent
+    decisions within TOLERANCE of it), kept within [1, PULL_GAIN] times."""
+    residual = np.abs(bg - offset - rate * fg)
+    near = residual[residual <= TOLERANCE]
+    spread = float(near.mean()) if near.size else ROUNDING_SPREAD
+    return CLOCK_PULL * min(PULL_GAIN, max(1.0, ROUNDING_SPREAD / max(spread, 1e-9)))
+
+
 def unit(small: np.ndarray) -> np.ndarray:
     """A luma patch as a zero-mean, unit-norm float32 vector (zeros when it is flat)."""
     v = np.empty(small.size, np.float32)
@@ -108,12 +125,12 @@ def unit(small: np.ndarray) -> np.ndarray:
 
 
 def resolve(costs: np.ndarray, lo: np.ndarray, root: int, max_step: int, rate: float,
-            clock: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            clock: np.ndarray, pull: float = CLOCK_PULL) -> tuple[np.ndarray, np.ndarray]:
     """The monotone path through a banded cost matrix (row i covers bg frames lo[i] + k), starting at or
     after `root` (the last bg frame output; -1: anywhere) by at most max_step, and each row's confidence.
 
     costs: (n, W) pixel costs, +inf where a bg frame is missing; clock: the aligner's clock position per
-    row, pulled towards with CLOCK_PULL per frame."""
+    row, pulled towards with `pull` per frame."""
     costs = costs.astype(np.float64, copy=True)
     costs[~np.isfinite(costs).any(axis=1)] = 0.0  # a row with no bg frame to compare: the clock decides
     if root >= 0:  # continue from the last frame output (the band always meets [root, root + max_step])
@@ -122,7 +139,7 @@ def resolve(costs: np.ndarray, lo: np.ndarray, root: int, max_step: int, rate: f
         if not np.isfinite(costs[0, allowed]).any():
             costs[0, allowed] = 0.0  # none of the allowed bg frames to compare: the clock decides among them
         costs[0, ~allowed] = np.inf
-    path = dtw_offline(costs, rate, max_step=max_step, rate_penalty=CLOCK_PULL, clock=clock, lo=lo)
+    path = dtw_offline(costs, rate, max_step=max_step, rate_penalty=pull, clock=clock, lo=lo)
     chosen = costs[np.arange(len(path)), path - lo]
     others = costs.copy()
     others[np.arange(len(path)), path - lo] = np.inf
@@ -216,12 +233,13 @@ class Refiner:
             offset = clock_offset(recent[:, 0], recent[:, 1], rate)
         clock = np.array([self.aligner.expected(d.fg_frame) for d in segment]) if offset is None else offset + rate * fg
         max_step = self.aligner.max_step + 2 * self.level.radius
-        path, confidence = resolve(costs, lo, self.root, max_step, rate, clock)
+        pull = CLOCK_PULL if offset is None else clock_pull(recent[:, 0], recent[:, 1], rate, offset)
+        path, confidence = resolve(costs, lo, self.root, max_step, rate, clock, pull)
         for _ in range(PASSES - 1):
             offset = clock_offset(np.r_[recent[:, 0], fg], np.r_[recent[:, 1], path], rate)
             if offset is None:
                 break
-            again, confidence_again = resolve(costs, lo, self.root, max_step, rate, offset + rate * fg)
+            again, confidence_again = resolve(costs, lo, self.root, max_step, rate, offset + rate * fg, pull)
             if np.array_equal(again, path):
                 break
             path, confidence = again, confidence_again
