@@ -16,13 +16,16 @@ Numba's JIT cache is hot):
 GRAPH = "[0:v]trim=start=2,setpts=PTS-STARTPTS,fps=25[b];[b][1:v]overlay=X:Y:shortest=1": the overlay on
 fg's clock, which emits the very frames ours does (bit-identical y4m, one per fg frame), after decoding
 the same frames of both inputs. y4m goes to /dev/null; fps = output frames / wall seconds. The number
-to track is the ratio of ours' fps to ffmpeg's for the same output kind (absolute times drift).
+to track is the ratio of ours' fps to ffmpeg's for the same output kind (absolute times drift): of the
+best runs, and the median over rounds of each round's ratio (a case against the baseline run a minute
+apart in the same round), which a single lucky or unlucky run moves less on a VM whose speed drifts.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 from collections.abc import Callable
 
 from _bench import (FG_RATE, OFFSET, TOOL, Geometry, count_frames, ff, note, parse_size, print_json, print_table,
@@ -93,6 +96,8 @@ def bench_size(geo: Geometry, seconds: float, repeat: int, folder: str) -> list[
     by_case = {row["case"]: row for row in rows}
     for ours, base in RATIOS:
         by_case[ours]["ratio"] = round(by_case[ours]["fps"] / by_case[base]["fps"], 3)  # type: ignore[operator]
+        rounds = [(fo / to) / (fb / tb) for (to, fo), (tb, fb) in zip(timings[ours], timings[base])]
+        by_case[ours]["round_ratio"] = round(statistics.median(rounds), 3)
     return rows
 
 
@@ -111,8 +116,9 @@ def main() -> None:
     if args.json:
         print_json({"seconds": args.seconds, "fg_rate": FG_RATE, "repeat": args.repeat, "results": rows})
         return
-    print_table(["size / case", "frames", "best s", "fps", "ours/ffmpeg fps"],
-                [[f"{r['size']} {r['case']}", r["frames"], r["seconds"], r["fps"], r.get("ratio", "")] for r in rows])
+    print_table(["size / case", "frames", "best s", "fps", "ours/ffmpeg fps", "median of rounds"],
+                [[f"{r['size']} {r['case']}", r["frames"], r["seconds"], r["fps"], r.get("ratio", ""),
+                  r.get("round_ratio", "")] for r in rows])
 
 
 if __name__ == "__main__":
