@@ -11,8 +11,9 @@ frame, steps of up to K + 2r so a jump the coarse path spread over several frame
 starting from the last frame output), with a clock line as a weak pull that decides near-ties and
 static stretches. The line has the aligner's rate and an offset that sits in the middle of the
 refiner's own recent decisions (`clock_offset`), re-fitted with the segment's own path until that
-settles (`PASSES`); the pull is stronger where those decisions sit on the line (`clock_pull`). Confidence: 1 - exp(-margin / CONFIDENCE_SCALE), margin = the cost of the best
-other candidate of the row minus the chosen one's (0 when another scored as well).
+settles (`PASSES`); the pull is stronger where those decisions sit on the line (`clock_pull`).
+Confidence: 1 - exp(-margin / CONFIDENCE_SCALE), margin = the cost of the best other candidate of the
+row minus the chosen one's (0 when another scored as well).
 
 Everything stays streaming: the refiner reads only shrunk crops the aligner stage still holds (it keeps
 bg frames from the last committed one on; the refiner holds back the release point to its oldest

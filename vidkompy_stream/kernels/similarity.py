@@ -150,12 +150,8 @@ def thumb_features(small: np.ndarray, thumb: np.ndarray, grad: np.ndarray) -> in
     by row, then gy. Both vectors are zero-mean and unit-norm, so luma gain and offset drop out. Returns the
     flag bits FLAT_THUMB / FLAT_GRAD for vectors too flat to normalise (they are left all zero).
     """
+    flags = FLAT_THUMB if normalised(small, thumb, 0.25) else 0
     h, w = small.shape
-    k = 0
-    for i in range(h):
-        for j in range(w):
-            thumb[k] = small[i, j]
-            k += 1
     m = (h - 2) * (w - 2)
     k = 0
     for i in range(1, h - 1):
@@ -171,9 +167,6 @@ def thumb_features(small: np.ndarray, thumb: np.ndarray, grad: np.ndarray) -> in
             grad[k] = (c + 2 * e + q) - (a + 2 * d + f)
             grad[m + k] = (f + 2 * g + q) - (a + 2 * b + c)
             k += 1
-    flags = 0
-    if _normalise(thumb, h * w, 0.25):
-        flags |= FLAT_THUMB
     if _normalise(grad, 2 * m, 0.5):
         flags |= FLAT_GRAD
     return flags
