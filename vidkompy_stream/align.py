@@ -120,7 +120,8 @@ class AlignedTiming:
         self.bg_prints = FingerprintStore(fingerprinter, needed + self.aligner.band)
         self.costs = np.empty(self.aligner.band, np.float32)
         self.next_bg = bg_ring.start  # next bg frame to fingerprint: what the ring holds is fingerprinted first
-        self.refiner = Refiner(level, self.aligner, self.fg_small.__getitem__, self._bg_small) if level else None
+        self.refiner = (Refiner(level, self.aligner, self.fg_small.__getitem__, self._bg_small, fg.rate, bg.rate)
+                        if level else None)
         self.log_every = max(1, math.ceil(RATE_LOG_SECONDS * fg.rate))
         self.bg_short = False  # warned that bg ended before fg
         log.debug("aligner: %s, lookahead %d fg frames, band %d bg frames, max step %d, start at bg "

@@ -11,7 +11,9 @@ frame, steps of up to K + 2r so a jump the coarse path spread over several frame
 starting from the last frame output), with a clock line as a weak pull that decides near-ties and
 static stretches. The line has the aligner's rate and an offset that sits in the middle of the
 refiner's own recent decisions (`clock_offset`), re-fitted with the segment's own path until that
-settles (`PASSES`); the pull is stronger where those decisions sit on the line (`clock_pull`).
+settles (`PASSES`); the pull is stronger where those decisions sit on the line (`clock_pull`). Where fg and
+bg were both converted from one source at a third frame rate, the clock follows that source's cadence
+instead (`cadence`: fitted to where the pixels put each fg frame, refitted every second).
 Confidence: 1 - exp(-margin / CONFIDENCE_SCALE), margin = the cost of the best other candidate of the
 row minus the chosen one's (0 when another scored as well).
 
@@ -23,11 +25,14 @@ pending candidate), the same shrunk crops the fingerprints are made from.
 import collections
 import dataclasses
 import logging
+import math
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Protocol
 
 import numpy as np
 
+from .cadence import ROWS, Cadence, fit_cadence, subframe_minima
 from .dtw import dtw_offline
 from .kernels.similarity import dot, normalised
 from .mapping import Decision
@@ -167,14 +172,19 @@ class Refiner:
     """Turns the aligner's decisions into refined ones, a segment at a time (latency: one segment)."""
 
     def __init__(self, level: Level, aligner: Clocked, fg_small: Callable[[int], np.ndarray],
-                 bg_small: Callable[[int], np.ndarray | None]) -> None:
+                 bg_small: Callable[[int], np.ndarray | None], fg_rate: Fraction, bg_rate: Fraction) -> None:
         """fg_small(i), bg_small(j): the crops under fg's picture, shrunk to about level.width px wide, of
         fg frame i and bg frame j (None: bg has no such frame, or no longer holds it)."""
         self.level, self.aligner = level, aligner
+        self.fg_rate, self.bg_rate = fg_rate, bg_rate
         self.fg_small, self.bg_small = fg_small, bg_small
         self.report_run = max(2, aligner.lookahead)  # low-confidence runs this long (the lookahead) are logged
         self.pending: list[Decision] = []
         self.history: collections.deque[tuple[int, int]] = collections.deque(maxlen=SLOPE_HISTORY)  # (fg, bg) out
+        self.minima: collections.deque[tuple[int, float, float]] = collections.deque(maxlen=ROWS)
+        self.cadence: Cadence | None = None
+        self.refit_every = max(1, math.ceil(fg_rate))  # fg frames: the cadence is refitted once a second
+        self.next_refit = 0
         self.bg_vectors: dict[int, np.ndarray | None] = {}
         self.root = -1  # bg frame of the last decision output
         self.low: list[int] = []  # fg frames of the current low-confidence run
@@ -209,6 +219,7 @@ class Refiner:
                 bg_vec = self._bg_vector(int(lo[row]) + k)
                 if bg_vec is not None:
                     costs[row, k] = 1.0 - float(dot(bg_vec, fg_vec))
+        self._follow_cadence(segment, costs, lo)
         path, confidence = self._solve(segment, costs, lo)
         self.history.extend(zip((d.fg_frame for d in segment), path.tolist()))
         refined = [Decision(d.fg_frame, int(b), float(c)) for d, b, c in zip(segment, path, confidence)]
@@ -222,9 +233,29 @@ class Refiner:
         self._note_confidence(refined)
         return refined
 
+    def _follow_cadence(self, segment: list[Decision], costs: np.ndarray, lo: np.ndarray) -> None:
+        """Note where the pixels put the segment's fg frames; refit the cadence once a second."""
+        position, weight = subframe_minima(costs, lo)
+        self.minima.extend(zip((d.fg_frame for d in segment), position.tolist(), weight.tolist()))
+        if segment[-1].fg_frame < self.next_refit:
+            return
+        self.next_refit = segment[-1].fg_frame + self.refit_every
+        fg, position, weight = np.array(self.minima, np.float64).T
+        cadence = fit_cadence(fg, position, weight, self.aligner.rate_estimate, self.fg_rate, self.bg_rate)
+        source = cadence.source_rate if cadence else None
+        if source != (self.cadence.source_rate if self.cadence else None):
+            log.info("refine: from fg frame %d, %s", segment[-1].fg_frame + 1,
+                     f"fg and bg look converted from one {float(source):.6g} fps source: the clock follows its "
+                     "cadence" if source else "the clock is a straight line again")
+        self.cadence = cadence
+
     def _solve(self, segment: list[Decision], costs: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Path and confidence of a segment, its clock re-fitted through the history and the path (PASSES)."""
+        """Path and confidence of a segment: on the cadence's clock if there is one, else on a line re-fitted
+        through the history and the path (PASSES)."""
         fg = np.array([d.fg_frame for d in segment], np.float64)
+        max_step = self.aligner.max_step + 2 * self.level.radius
+        if self.cadence is not None:
+            return resolve(costs, lo, self.root, max_step, self.aligner.rate_estimate, self.cadence.clock(fg))
         rate = self.aligner.rate_estimate
         known = np.array(self.history, np.float64).reshape(-1, 2)
         recent = known[-HISTORY:]
@@ -233,7 +264,6 @@ class Refiner:
             rate = clock_rate(known[:, 0], known[:, 1], rate, offset)
             offset = clock_offset(recent[:, 0], recent[:, 1], rate)
         clock = np.array([self.aligner.expected(d.fg_frame) for d in segment]) if offset is None else offset + rate * fg
-        max_step = self.aligner.max_step + 2 * self.level.radius
         pull = CLOCK_PULL if offset is None else clock_pull(recent[:, 0], recent[:, 1], rate, offset)
         path, confidence = resolve(costs, lo, self.root, max_step, rate, clock, pull)
         for _ in range(PASSES - 1):
