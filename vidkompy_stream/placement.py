@@ -5,7 +5,9 @@ and every bg frame from that point on must still be shown, at full resolution. S
 read the horizon first and decide later (20 s of 1080p is 1.8 GB). Instead:
 
 1. Templates: fg frames spread over fg's first second (past any flat opening) are held in the fg ring
-   (they are output later); `spatial.make_templates` drops flat and duplicate ones.
+   (they are output later); `spatial.make_templates` drops flat and duplicate ones. Areas of fg's picture
+   that stay dark and still over them (`spatial.content_mask`: black corners, a vignette, a black inset
+   that bg need not show) are filled with the picture's mean, so every correlation leaves them out.
 2. Tracking: every TRACK_FPS-th of a second, a bg frame is shrunk to ~240 px wide and scored against
    up to TRACK_TEMPLATES of the templates (`spatial.coarse_peak`). The best score dates fg frame 0 in
    bg (bg frame of the match minus the template's fg time); it is a candidate once a majority of the
@@ -37,6 +39,8 @@ from .spatial import (
     Template,
     choose_factor,
     coarse_peak,
+    content_mask,
+    fill_masked,
     locate_small,
     make_templates,
     shrink,
@@ -118,6 +122,11 @@ class PlacementSearch:
             raise VidkompyError("fg has no frames")
         tick = time.monotonic()
         frames = [_luma(self.fg, ring.frame(k)) for k in picks]
+        mask = content_mask(frames)
+        if mask is not None:
+            log.info("spatial search: %.0f%% of fg's picture stays dark and still: matching the rest",
+                     100 * (1 - mask.mean()))
+            frames = [fill_masked(frame, mask) for frame in frames]
         self.templates = make_templates(frames, picks, self.factor, self.small_w, self.small_h)
         self.work += time.monotonic() - tick
         if not self.templates:
@@ -126,7 +135,7 @@ class PlacementSearch:
                 "nothing to find in bg; give --x/--y"
             )
         self.fg_indices = [tpl.fg_index for tpl in self.templates]
-        self.fg_frames = [_luma(self.fg, ring.frame(k)) for k in self.fg_indices]
+        self.fg_frames = [frames[picks.index(k)] for k in self.fg_indices]
         self.span = math.ceil(max(self.fg_indices) * self.rate)
         log.debug("spatial search: %d templates from fg frames %s, bg shrunk by %d to %dx%d, horizon %d bg frames",
                   len(self.templates), self.fg_indices, self.factor, self.small_w, self.small_h, self.horizon)
