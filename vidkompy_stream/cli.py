@@ -35,6 +35,8 @@ examples:
     vidkompy-stream --bg bg.mp4 --fg fg.mp4 -o out.mp4
   placement and timing known (no search):
     vidkompy-stream --bg bg.mp4 --fg fg.mp4 -o out.mp4 --x 320 --y 180 --offset 12.5
+  fg recorded at a higher resolution than bg shows it (1920x1080 shown at 1280x720):
+    vidkompy-stream --bg bg.mp4 --fg screen.mp4 --scale 2/3 -o out.mp4
   replay a saved mapping:
     vidkompy-stream --bg bg.mp4 --fg fg.mp4 --map-out map.csv -o a.mp4
     vidkompy-stream --bg bg.mp4 --fg fg.mp4 --map-in map.csv -o b.mp4 --feather 4

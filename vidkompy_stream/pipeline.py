@@ -26,6 +26,7 @@ from .layout import LayoutConverter
 from .mapping import Decision, MappingWriter, read_mapping
 from .options import Options
 from .refine import LEVELS
+from .scaling import ScaledReader, scaled_format
 from .placement import Found, PlacementSearch, fg_ring_capacity
 from .outputs import AudioSource, EncoderSettings, EncoderSink, Sink, Y4MSink
 from .processes import ChildGroup, threads_each
@@ -195,6 +196,11 @@ def run(opts: Options, exe: str) -> Summary:
     with ChildGroup() as group, contextlib.ExitStack() as stack:
         fg = open_source("fg", opts.fg, exe, opts.pix_fmt, group)
         stack.callback(fg.close)
+        if opts.scale != 1:
+            scaled = scaled_format(fg.reader.format, opts.scale)
+            log.info("fg %s is scaled by %s to %s (--scale)", fg.reader.format.size_text, opts.scale,
+                     scaled.size_text)
+            fg = dataclasses.replace(fg, reader=ScaledReader(fg.reader, scaled))
         bg = open_source("bg", opts.bg, exe, opts.pix_fmt, group)
         stack.callback(bg.close)
         fgf, bgf = fg.reader.format, bg.reader.format
@@ -236,6 +242,8 @@ def run(opts: Options, exe: str) -> Summary:
         out = out_fmt.new_frame()
         sink: Sink | None = None
         map_out = MappingWriter(opts.map_out) if opts.map_out else None
+        if map_out is not None and opts.scale != 1:
+            map_out.comment(f"scale {opts.scale} (fg resized before x,y apply; replay with the same --scale)")
         if map_out is not None and found is not None:
             map_out.comment(_placement_comment(found))
         bar = stack.enter_context(_progress(opts, fg))
