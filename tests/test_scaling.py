@@ -5,7 +5,7 @@ the reader it wraps. End to end: fg is a crop of a lavfi scene (a still Mandelbr
 over it: every frame differs; not zooming, else an enlarged crop matches the scene at another time) enlarged
 by 3/2, as if recorded at a higher resolution than bg shows it;
 with --scale 2/3 it is found at the crop's place, every frame over its own bg frame, and the pasted rect
-is the crop again (up to the two resizes); without --scale it is not found.
+is the crop again (up to the two resizes); --scale auto measures 2/3 itself; without --scale it is not found.
 """
 
 import re
@@ -92,6 +92,28 @@ def test_scaled_fg_is_found_aligned_and_pasted(run_tool: RunTool, enlarged_pair:
         assert psnr > 25, f"frame {i}: the pasted rect is {psnr:.1f} dB from the crop it came from"
 
 
+def test_scale_auto_measures_the_scale(run_tool: RunTool, enlarged_pair: dict[str, Path], tmp_path: Path) -> None:
+    """--scale auto: the search finds the scale (between its 4 % steps, to the pixel), then fg's place and
+    start at that scale; every frame right, as with the scale given."""
+    done = run_tool(["--fg", str(enlarged_pair["fg"]), "--bg", str(enlarged_pair["bg"]), "--scale", "auto",
+                     "--map-out", "map.csv", "-o", "-", "-v"])
+    assert done.returncode == 0, done.stderr.decode()
+    assert "fg 144x96 is scaled by 2/3 to 96x64 (--scale auto)" in done.stderr.decode()
+    lines = (tmp_path / "map.csv").read_text().splitlines()
+    assert "# scale 2/3 (fg resized before x,y apply; replay with --scale 2/3)" in lines
+    rows = [line.split(",") for line in lines[1:] if not line.startswith("#")]
+    assert {(int(r[3]), int(r[4])) for r in rows} == {CROP[:2]}
+    n = (SECONDS - START) * RATE
+    right = sum(int(r[1]) == START * RATE + int(r[0]) for r in rows)
+    assert len(rows) == n and right >= 0.99 * n, f"{right} of {n} fg frames over their own bg frame"
+
+
+def test_scale_auto_needs_the_search(run_tool: RunTool) -> None:
+    done = run_tool(["--fg", "fg.mp4", "--bg", "bg.mp4", "--scale", "auto", "--x", "0", "--y", "0", "-o", "-"])
+    assert done.returncode == 2
+    assert "--scale auto is measured by the search" in done.stderr.decode()
+
+
 def test_enlarged_fg_is_not_found_at_scale_1(run_tool: RunTool, enlarged_pair: dict[str, Path]) -> None:
     done = run_tool(["--fg", str(enlarged_pair["fg"]), "--bg", str(enlarged_pair["bg"]), "-o", "-"])
     assert done.returncode == 1
@@ -102,4 +124,4 @@ def test_enlarged_fg_is_not_found_at_scale_1(run_tool: RunTool, enlarged_pair: d
 def test_scale_must_be_a_positive_number(run_tool: RunTool, value: str) -> None:
     done = run_tool(["--fg", "fg.mp4", "--bg", "bg.mp4", f"--scale={value}", "-o", "-"])
     assert done.returncode == 2
-    assert "not a positive number" in done.stderr.decode()
+    assert "not a positive number or auto" in done.stderr.decode()

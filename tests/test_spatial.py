@@ -305,6 +305,13 @@ def test_content_mask_is_none_without_a_mask_or_for_a_dark_scene() -> None:
     for f in dark:
         f[:5, :5] = 200
     assert spatial.content_mask(dark) is None, "a mostly black picture is a dark scene, not a mask"
+    speckled = [f.copy() for f in bright]
+    for f in speckled:
+        f[10, 10:15] = 0  # 5 dark still pixels of 1200: under MASK_MIN_OUT
+    assert spatial.content_mask(speckled) is None, "a few dark pixels: nothing worth leaving out"
+    for f in speckled:
+        f[:3, :4] = 0  # 12 more: 17 of 1200 is over MASK_MIN_OUT
+    assert spatial.content_mask(speckled) is not None
 
 
 def test_filled_images_correlate_like_their_masked_pixels() -> None:
@@ -321,3 +328,18 @@ def test_filled_images_correlate_like_their_masked_pixels() -> None:
     filled = _zncc(spatial.fill_masked(fg, mask), spatial.fill_masked(bg, mask))
     assert filled == pytest.approx(masked, abs=2e-3)
     assert filled > 0.97 > _zncc(fg, bg) + 0.1, "the black corners no longer pull the correlation down"
+
+
+@pytest.mark.parametrize(("width", "guess"), [(120, 124), (96, 93), (150, 150)])
+def test_refine_scale_finds_the_width_to_the_pixel(width: int, guess: int) -> None:
+    """fg is a 180x120 picture that bg shows `width` px wide; found near its place at a coarse width `guess`,
+    refine_scale returns the true width."""
+    rng = np.random.default_rng(5)
+    picture = cv2.GaussianBlur(rng.integers(0, 256, (120, 180)).astype(np.uint8), (0, 0), 2.0)
+    height = round(120 * width / 180)
+    bg = cv2.GaussianBlur(rng.integers(0, 256, (200, 300)).astype(np.uint8), (0, 0), 2.0)
+    x, y = 70, 40
+    bg[y : y + height, x : x + width] = cv2.resize(picture, (width, height), interpolation=cv2.INTER_AREA)
+    guess_x, guess_y = x + (width - guess) // 2, y + (height - height * guess // width) // 2  # same centre
+    found, score = spatial.refine_scale([(picture, bg)], guess_x, guess_y, guess, 6)
+    assert found == width and score > 0.95, (found, score)

@@ -22,14 +22,16 @@ def seconds(text: str) -> Fraction:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r} (e.g. 12.5 or 1001/30000)") from None
 
 
-def factor(text: str) -> Fraction:
-    """A positive scale factor, kept exact: a decimal (0.5) or a fraction (2/3)."""
+def factor(text: str) -> Optional[Fraction]:
+    """A positive scale factor, kept exact: a decimal (0.5) or a fraction (2/3); None for "auto"."""
+    if text.strip() == "auto":
+        return None
     try:
         value = Fraction(text.strip())
     except (ValueError, ZeroDivisionError):
         value = Fraction(0)
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"not a positive number: {text!r} (e.g. 0.5 or 2/3)")
+        raise argparse.ArgumentTypeError(f"not a positive number or auto: {text!r} (e.g. 0.5, 2/3 or auto)")
     return value
 
 
@@ -58,10 +60,11 @@ class Options:
     )
     x: Optional[int] = _opt(metavar="PX", help="fg left edge in bg pixels (default: found by searching bg)")
     y: Optional[int] = _opt(metavar="PX", help="fg top edge in bg pixels (default: found by searching bg)")
-    scale: Fraction = _opt(
+    scale: Optional[Fraction] = _opt(
         metavar="S", type=factor, default=Fraction(1), help="fg's scale in bg: every fg frame is resized by S "
-        "before it is searched for, aligned and pasted, for fg recorded at a higher resolution than bg shows it "
-        "(2/3: a 1920x1080 fg shown at 1280x720 in bg) (default: 1, fg's pixels untouched)"
+        "before it is aligned and pasted, for fg recorded at a higher resolution than bg shows it (2/3: a "
+        "1920x1080 fg shown at 1280x720 in bg); auto: the search measures it (1 down to 1/2, to the pixel) "
+        "(default: 1, fg's pixels untouched)"
     )
     search_seconds: Fraction = _opt(
         metavar="SEC", type=seconds, default=Fraction(30), help="look for fg's first frames in this much of bg's "

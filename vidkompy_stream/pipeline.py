@@ -26,8 +26,8 @@ from .layout import LayoutConverter
 from .mapping import Decision, MappingWriter, read_mapping
 from .options import Options
 from .refine import LEVELS
-from .scaling import ScaledReader, scaled_format
-from .placement import Found, PlacementSearch, fg_ring_capacity
+from .scaling import ReplayReader, ScaledReader, scaled_format
+from .placement import AUTO_SCALES, Found, PlacementSearch, fg_ring_capacity
 from .outputs import AudioSource, EncoderSettings, EncoderSink, Sink, Y4MSink
 from .processes import ChildGroup, threads_each
 from .timing import MapTiming, OffsetTiming
@@ -151,10 +151,18 @@ def _progress(opts: Options, fg: Source) -> tqdm:
     return tqdm(total=total, unit="frame", file=sys.stderr, disable=not enabled, dynamic_ncols=True, leave=False)
 
 
+def _scaled(fg: Source, scale: Fraction, why: str) -> Source:
+    """fg whose frames are resized by `scale` as they are read."""
+    fmt = scaled_format(fg.reader.format, scale)
+    log.info("fg %s is scaled by %s to %s (%s)", fg.reader.format.size_text, scale, fmt.size_text, why)
+    return dataclasses.replace(fg, reader=ScaledReader(fg.reader, fmt))
+
+
 def _search(opts: Options, fg_ring: FrameRing, bg: Source, fgf: Y4MFormat, bg_frames: int) -> tuple[Found, FrameRing]:
     """Find fg in bg (reading both); the bg ring returned (at least `bg_frames` long) holds the frames
     from about the found start on."""
-    search = PlacementSearch(fgf, bg.reader.format, opts.search_seconds, opts.force)
+    scales = AUTO_SCALES if opts.scale is None else (Fraction(1),)
+    search = PlacementSearch(fgf, bg.reader.format, opts.search_seconds, opts.force, scales)
     search.take_templates(fg_ring)
     bg_ring = FrameRing(bg.reader, max(search.bg_window, bg_frames))
     found = search.scan(bg_ring)
@@ -196,23 +204,24 @@ def run(opts: Options, exe: str) -> Summary:
     with ChildGroup() as group, contextlib.ExitStack() as stack:
         fg = open_source("fg", opts.fg, exe, opts.pix_fmt, group)
         stack.callback(fg.close)
-        if opts.scale != 1:
-            scaled = scaled_format(fg.reader.format, opts.scale)
-            log.info("fg %s is scaled by %s to %s (--scale)", fg.reader.format.size_text, opts.scale,
-                     scaled.size_text)
-            fg = dataclasses.replace(fg, reader=ScaledReader(fg.reader, scaled))
+        if opts.scale is not None and opts.scale != 1:
+            fg = _scaled(fg, opts.scale, "--scale")
         bg = open_source("bg", opts.bg, exe, opts.pix_fmt, group)
         stack.callback(bg.close)
         fgf, bgf = fg.reader.format, bg.reader.format
-        check_sizes(fgf, bgf)
+        if opts.scale is not None:  # else the search drops the scales at which fg is larger than bg
+            check_sizes(fgf, bgf)
         log.info("fg %s @ %s fps (%s), bg %s @ %s fps (%s)", fgf.size_text, fgf.rate_text, fg.spec,
                  bgf.size_text, bgf.rate_text, bg.spec)
-        converter = layout_converter(fgf, bgf)
         given = _timing(opts, fgf.rate, bgf.rate, stack)
         first = given.decide(0) if given is not None else None
         position = (opts.x, opts.y) if opts.x is not None and opts.y is not None else None
         if position is None and first is not None and first.x is not None and first.y is not None:
             position = (first.x, first.y)
+        if position is not None and opts.scale is None:
+            raise VidkompyError("--scale auto is measured by the search, which the x,y of --map-in skip: give "
+                                "the scale (--scale S)")
+        scale = opts.scale
         lookahead = max(1, round(opts.lookahead * fgf.rate)) if given is None else 0
         level = LEVELS.get(opts.refine) if given is None else None
         fg_frames = fg_frames_needed(lookahead, level)
@@ -222,6 +231,14 @@ def run(opts: Options, exe: str) -> Summary:
             fg_ring = FrameRing(fg.reader, max(fg_ring_capacity(fgf), fg_frames))
             found, bg_ring = _search(opts, fg_ring, bg, fgf, bg_frames)
             position = (found.placement.x, found.placement.y)
+            if opts.scale is None:
+                scale = found.scale
+                if scale != 1:
+                    assert fg_ring.start == 0, "the search keeps every fg frame it read"
+                    fg = _scaled(dataclasses.replace(fg, reader=ReplayReader(fg_ring, fg.reader)), scale,
+                                 "--scale auto")
+                    fgf = fg.reader.format
+                    fg_ring = FrameRing(fg.reader, fg_ring.capacity)
         else:
             fg_ring, bg_ring = FrameRing(fg.reader, fg_frames), FrameRing(bg.reader, bg_frames)
         timing: AlignedTiming | GivenTiming
@@ -235,6 +252,7 @@ def run(opts: Options, exe: str) -> Summary:
             assert first is not None
             audio_offset = float(given.offset) if isinstance(given, OffsetTiming) else first.bg_frame / float(bgf.rate)
             timing = GivenTiming(given, first)
+        converter = layout_converter(fgf, bgf)
         composer = Composer(converter.format if converter else fgf, bgf, opts.feather, position)
         out_fmt = dataclasses.replace(bgf, rate=fgf.rate)
         summary = Summary(x=position[0], y=position[1])
@@ -242,8 +260,8 @@ def run(opts: Options, exe: str) -> Summary:
         out = out_fmt.new_frame()
         sink: Sink | None = None
         map_out = MappingWriter(opts.map_out) if opts.map_out else None
-        if map_out is not None and opts.scale != 1:
-            map_out.comment(f"scale {opts.scale} (fg resized before x,y apply; replay with the same --scale)")
+        if map_out is not None and scale != 1:
+            map_out.comment(f"scale {scale} (fg resized before x,y apply; replay with --scale {scale})")
         if map_out is not None and found is not None:
             map_out.comment(_placement_comment(found))
         bar = stack.enter_context(_progress(opts, fg))

@@ -26,8 +26,10 @@ import dataclasses
 import logging
 import math
 import time
+from collections.abc import Sequence
 from fractions import Fraction
 
+import cv2
 import numpy as np
 
 from .errors import VidkompyError
@@ -43,6 +45,7 @@ from .spatial import (
     fill_masked,
     locate_small,
     make_templates,
+    refine_scale,
     shrink,
     verify,
 )
@@ -64,6 +67,11 @@ TRACK_TEMPLATES = 3
 MIN_ORDER = 0.9
 #: Extra bg frames read past a candidate's stretch before it is settled.
 SETTLE = 2
+#: Scales --scale auto tries (fg's width in bg over its own): 1 down to 1/2 in steps of about 4 %, each
+#: tracked like a scale of its own; the winner's width is then refined to the pixel (`spatial.refine_scale`)
+#: within SCALE_REACH of it.
+AUTO_SCALES = tuple(Fraction(round(100 * 0.96**k), 100) for k in range(18))
+SCALE_REACH = 0.03
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +84,7 @@ class Found:
     bg_frames_read: int
     seconds: float  # wall time from the first template read to the answer (reading included)
     work: float  # of which shrinking, matching and settling
+    scale: Fraction = Fraction(1)  # fg's width in bg over its own; the placement is of fg at this scale
 
 
 def fg_ring_capacity(fg: Y4MFormat) -> int:
@@ -87,20 +96,43 @@ def _luma(fmt: Y4MFormat, frame: np.ndarray) -> np.ndarray:
     return fmt.plane_views(frame)[0]
 
 
+def _resized(luma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    return luma if luma.shape[::-1] == size else cv2.resize(luma, size, interpolation=cv2.INTER_AREA)
+
+
+@dataclasses.dataclass
+class _Scaled:
+    """One candidate scale's templates, and the luma of their fg frames at that scale."""
+
+    scale: Fraction
+    size: tuple[int, int]  # fg's width and height at this scale
+    templates: list[Template]
+    fg_frames: list[np.ndarray]
+    tracked: list[Template]  # the templates scored on every tracked bg frame
+    columns: slice  # their columns in the tracking scores
+
+
 class PlacementSearch:
     """One search: `take_templates` on the fg ring, then `scan` a bg ring of `bg_window` frames."""
 
-    def __init__(self, fg: Y4MFormat, bg: Y4MFormat, search_seconds: Fraction, force: bool) -> None:
+    def __init__(self, fg: Y4MFormat, bg: Y4MFormat, search_seconds: Fraction, force: bool,
+                 scales: Sequence[Fraction] = (Fraction(1),)) -> None:
+        """scales: fg's candidate widths in bg over its own (1: as it is); those leaving fg larger than bg are
+        dropped. With more than one, the best is refined to the pixel."""
         self.fg, self.bg = fg, bg
         self.horizon = max(1, math.ceil(search_seconds * bg.rate))
         self.min_score, self.min_detail = (0.0, 0.0) if force else (MIN_SCORE, MIN_DETAIL)
-        self.factor = choose_factor(bg.width, fg.width, fg.height)
+        sizes = {scale: (max(1, round(fg.width * scale)), max(1, round(fg.height * scale))) for scale in scales}
+        self.sizes = {scale: size for scale, size in sizes.items() if size[0] <= bg.width and size[1] <= bg.height}
+        if not self.sizes:
+            raise VidkompyError(f"fg {fg.size_text} is larger than bg {bg.size_text} at every scale tried")
+        self.factor = choose_factor(bg.width, *min(self.sizes.values()))
         self.small_w, self.small_h = bg.width // self.factor, bg.height // self.factor
         self.rate = bg.rate / fg.rate  # bg frames per fg frame
         self.stride = max(1, round(bg.rate / TRACK_FPS))
-        self.templates: list[Template] = []
-        self.fg_frames: list[np.ndarray] = []
-        self.fg_indices: list[int] = []
+        self.scaled: list[_Scaled] = []
+        self.measuring = len(self.sizes) > 1 or next(iter(self.sizes)) != 1  # the scale is to be measured
+        self.originals: dict[int, np.ndarray] = {}  # fg luma of the picked frames as they are, by fg index
         self.span = 0  # bg frames between fg frame 0 and the last template
         self.started = 0.0
         self.work = 0.0
@@ -127,22 +159,40 @@ class PlacementSearch:
             log.info("spatial search: %.0f%% of fg's picture stays dark and still: matching the rest",
                      100 * (1 - mask.mean()))
             frames = [fill_masked(frame, mask) for frame in frames]
-        self.templates = make_templates(frames, picks, self.factor, self.small_w, self.small_h)
+        self.originals = dict(zip(picks, frames))
+        column = 0
+        for scale, size in self.sizes.items():
+            scaled = self._scaled(scale, size, picks, frames, column)
+            if scaled is not None:
+                self.scaled.append(scaled)
+                column += len(scaled.tracked)
         self.work += time.monotonic() - tick
-        if not self.templates:
+        if not self.scaled:
             raise VidkompyError(
                 f"fg's first {ring.end / float(self.fg.rate):.1f} s are nearly uniform (black, a fade or flat): "
                 "nothing to find in bg; give --x/--y"
             )
-        self.fg_indices = [tpl.fg_index for tpl in self.templates]
-        self.fg_frames = [frames[picks.index(k)] for k in self.fg_indices]
-        self.span = math.ceil(max(self.fg_indices) * self.rate)
-        log.debug("spatial search: %d templates from fg frames %s, bg shrunk by %d to %dx%d, horizon %d bg frames",
-                  len(self.templates), self.fg_indices, self.factor, self.small_w, self.small_h, self.horizon)
+        self.span = max(math.ceil(max(tpl.fg_index for tpl in sc.templates) * self.rate) for sc in self.scaled)
+        first = self.scaled[0]
+        log.debug("spatial search: %d templates from fg frames %s at %d scales, bg shrunk by %d to %dx%d, horizon "
+                  "%d bg frames", len(first.templates), [tpl.fg_index for tpl in first.templates], len(self.scaled),
+                  self.factor, self.small_w, self.small_h, self.horizon)
+
+    def _scaled(self, scale: Fraction, size: tuple[int, int], picks: list[int], frames: list[np.ndarray],
+                column: int) -> _Scaled | None:
+        """The templates of fg frames `picks` resized to `size` (None: none usable)."""
+        resized = [_resized(frame, size) for frame in frames]
+        templates = make_templates(resized, picks, self.factor, self.small_w, self.small_h)
+        if not templates:
+            return None
+        tracked = templates[:: max(1, math.ceil(len(templates) / TRACK_TEMPLATES))]
+        fg_frames = [resized[picks.index(tpl.fg_index)] for tpl in templates]
+        return _Scaled(scale, size, templates, fg_frames, tracked, slice(column, column + len(tracked)))
 
     def _has_picture(self, ring: FrameRing, index: int) -> bool:
         tick = time.monotonic()
-        usable = make_templates([_luma(self.fg, ring.frame(index))], [index], self.factor, self.small_w, self.small_h)
+        frame = _resized(_luma(self.fg, ring.frame(index)), next(iter(self.sizes.values())))
+        usable = make_templates([frame], [index], self.factor, self.small_w, self.small_h)
         self.work += time.monotonic() - tick
         return bool(usable)
 
@@ -158,7 +208,7 @@ class PlacementSearch:
             raise ValueError(f"bg ring holds {ring.capacity} frames, the search needs {window}")
         smalls = np.empty((window, self.small_h, self.small_w), np.uint8)
         shrunk = np.full(window, -1, np.int64)  # bg frame whose small copy a slot holds
-        tracked = self.templates[:: max(1, math.ceil(len(self.templates) / TRACK_TEMPLATES))]
+        tracked = [tpl for scaled in self.scaled for tpl in scaled.tracked]
         scores = np.full((window, len(tracked)), -np.inf, np.float32)
         struck = -1  # candidates at or before this bg frame failed to settle
         resume = 0  # no settle before this bg frame
@@ -173,25 +223,40 @@ class PlacementSearch:
             if j % self.stride == self.stride // 2:
                 small = self._small(ring, smalls, shrunk, j)
                 scores[j % window] = [coarse_peak(small, tpl)[0] for tpl in tracked]
-            candidate = self._candidate(scores, tracked, max(struck + 1, j - window + 1), j, window)
-            if candidate is not None and j >= max(resume, candidate + self.span + self.stride + SETTLE):
+            candidate = self._candidate(scores, max(struck + 1, j - window + 1), j, window)
+            if candidate is not None and j >= max(resume, candidate[0] + self.span + self.stride + SETTLE):
                 found = self._settle(ring, smalls, shrunk, candidate, j, window)
-                if self._accepted(found):
+                if self._accepted(found) and self.measuring:
+                    # the scale is known now: search again at that scale alone, from the frames held on
+                    self._measure(found, ring, candidate[1])
+                    tracked = [tpl for scaled in self.scaled for tpl in scaled.tracked]
+                    scores = np.full((window, len(tracked)), -np.inf, np.float32)
+                    for k in range(max(ring.start, j - window + 1), j + 1):
+                        if k % self.stride == self.stride // 2:
+                            small = self._small(ring, smalls, shrunk, k)
+                            scores[k % window] = [coarse_peak(small, tpl)[0] for tpl in tracked]
+                    struck, resume = -1, 0
+                elif self._accepted(found):
                     self.work += time.monotonic() - tick
                     return self._found(found, ring)
-                best_failure = max(best_failure or found, found, key=lambda p: (p.detail, p.score))
-                # the next settle's stretch overlaps this one by the template span
-                struck = max(candidate, j - self.span - self.stride - SETTLE)
-                resume = j + window - self.span - 1
+                else:
+                    best_failure = max(best_failure or found, found, key=lambda p: (p.detail, p.score))
+                    # the next settle's stretch overlaps this one by the template span
+                    struck = max(candidate[0], j - self.span - self.stride - SETTLE)
+                    resume = j + window - self.span - 1
             self.work += time.monotonic() - tick
             j += 1
         last = min(j, ring.end) - 1
         if last < 0:
             raise VidkompyError("bg has no frames")
-        candidate = self._candidate(scores, tracked, max(struck + 1, last - window + 1), last, window)
+        candidate = self._candidate(scores, max(struck + 1, last - window + 1), last, window)
         if candidate is not None:
             tick = time.monotonic()
             found = self._settle(ring, smalls, shrunk, candidate, last, window)
+            if self._accepted(found) and self.measuring:  # no bg left to search again: settle here again
+                self._measure(found, ring, candidate[1])
+                again = self._settle(ring, smalls, shrunk, (candidate[0], self.scaled[0]), last, window)
+                found = again if self._accepted(again) else found
             self.work += time.monotonic() - tick
             if self._accepted(found):
                 return self._found(found, ring)
@@ -206,25 +271,33 @@ class PlacementSearch:
             shrunk[slot] = index
         return smalls[slot]
 
-    def _candidate(self, scores: np.ndarray, tracked: list[Template], lo: int, hi: int, window: int) -> int | None:
-        """The date (estimated bg frame of fg frame 0) of the best tracked score among bg frames
-        [lo, hi], if a majority of the tracked templates score well enough to pass on that stretch (a
-        coarse score is no lower than the full-resolution one it would settle to)."""
+    def _candidate(self, scores: np.ndarray, lo: int, hi: int, window: int) -> tuple[int, _Scaled] | None:
+        """The date (estimated bg frame of fg frame 0) and scale of the best tracked score among bg frames
+        [lo, hi] whose scale has a majority of its tracked templates scoring well enough to pass on that
+        stretch (a coarse score is no lower than the full-resolution one it would settle to)."""
         if hi < lo:
             return None
         frames = np.arange(lo, hi + 1)
         block = scores[frames % window]
-        pos, t = np.unravel_index(int(np.argmax(block)), block.shape)
-        if not np.isfinite(block[pos, t]) or block[pos, t] < self.min_score:
-            return None
-        date = int(frames[pos]) - math.floor(tracked[t].fg_index * self.rate)
-        near = (frames >= date - self.stride) & (frames <= date + self.span + self.stride)
-        support = int((block[near].max(axis=0) >= self.min_score).sum())
-        return date if 2 * support > len(tracked) else None
+        best: tuple[float, int, _Scaled] | None = None
+        for scaled in self.scaled:
+            sub = block[:, scaled.columns]
+            pos, t = np.unravel_index(int(np.argmax(sub)), sub.shape)
+            peak = float(sub[pos, t])
+            if not np.isfinite(peak) or peak < self.min_score or (best is not None and peak <= best[0]):
+                continue
+            date = int(frames[pos]) - math.floor(scaled.tracked[t].fg_index * self.rate)
+            near = (frames >= date - self.stride) & (frames <= date + self.span + self.stride)
+            support = int((sub[near].max(axis=0) >= self.min_score).sum())
+            if 2 * support > len(scaled.tracked):
+                best = (peak, date, scaled)
+        return None if best is None else (best[1], best[2])
 
-    def _settle(self, ring: FrameRing, smalls: np.ndarray, shrunk: np.ndarray, date: int, newest: int,
-                window: int) -> Placement:
-        """locate_small over the bg frames from a little before `date` to `newest`, unchecked."""
+    def _settle(self, ring: FrameRing, smalls: np.ndarray, shrunk: np.ndarray, candidate: tuple[int, _Scaled],
+                newest: int, window: int) -> Placement:
+        """locate_small with the candidate scale's templates over the bg frames from a little before its date
+        to `newest`, unchecked."""
+        date, scaled = candidate
         lo = max(ring.start, newest - window + 1, date - self.stride - SETTLE)
         indices = list(range(lo, newest + 1))
 
@@ -232,11 +305,11 @@ class PlacementSearch:
             return _luma(self.bg, ring.frame(index)) if ring.start <= index < ring.end else None
 
         small = [self._small(ring, smalls, shrunk, i) for i in indices]
-        found = locate_small(self.fg_frames, self.fg_indices, small, indices, full, factor=self.factor,
-                             rate=float(self.rate), min_score=0.0)
-        log.debug("spatial search: bg %d..%d: x=%d y=%d score %.3f detail %.3f (%d/%d templates agree), in order "
-                  "%.3f", lo, newest, found.x, found.y, found.score, found.detail, found.agreeing, found.templates,
-                  found.order)
+        found = locate_small(scaled.fg_frames, [tpl.fg_index for tpl in scaled.templates], small, indices, full,
+                             factor=self.factor, rate=float(self.rate), min_score=0.0)
+        log.debug("spatial search: bg %d..%d: x=%d y=%d scale %s score %.3f detail %.3f (%d/%d templates agree), "
+                  "in order %.3f", lo, newest, found.x, found.y, scaled.scale, found.score, found.detail,
+                  found.agreeing, found.templates, found.order)
         return found
 
     def _not_found(self, best: Placement | None, last: int, coarse: float) -> VidkompyError:
@@ -263,4 +336,25 @@ class PlacementSearch:
     def _found(self, placement: Placement, ring: FrameRing) -> Found:
         offset = offset_from_pairs(placement.pairs, self.fg.rate, self.bg.rate)
         start = max(0, nearest_bg_frame(0, self.fg.rate, self.bg.rate, offset))
-        return Found(placement, offset, start, ring.end, time.monotonic() - self.started, self.work)
+        return Found(placement, offset, start, ring.end, time.monotonic() - self.started, self.work,
+                     self.scaled[0].scale)
+
+    def _measure(self, placement: Placement, ring: FrameRing, coarse: _Scaled) -> None:
+        """Settle the scale: fg's width to the pixel (within SCALE_REACH of the coarse scale's) that matches
+        best on the placement's seed pairs; the search goes on with that scale alone (the coarse one when
+        no seed frame is held or the width found leaves nothing usable)."""
+        self.measuring = False
+        self.scaled = [coarse]
+        pairs = [(self.originals[fg], _luma(self.bg, ring.frame(bg))) for fg, bg in placement.pairs[:TRACK_TEMPLATES]
+                 if fg in self.originals and ring.start <= bg < ring.end]
+        if not pairs:
+            return
+        width, _ = refine_scale(pairs, placement.x, placement.y, coarse.size[0],
+                                max(1, math.ceil(SCALE_REACH * coarse.size[0])))
+        scale = Fraction(width, self.fg.width)
+        size = (width, max(1, round(self.fg.height * scale)))
+        exact = self._scaled(scale, size, list(self.originals), list(self.originals.values()), 0)
+        if exact is not None and size[0] <= self.bg.width and size[1] <= self.bg.height:
+            self.scaled = [exact]
+        log.debug("spatial search: fg's width in bg is %d px (scale %s), around bg frame %d", self.scaled[0].size[0],
+                  self.scaled[0].scale, placement.bg_frame)

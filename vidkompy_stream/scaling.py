@@ -3,7 +3,8 @@
 For fg recorded at a higher resolution than its picture in bg (a 1920x1080 screen recording that bg shows
 at 1280x720: `--scale 2/3`). The search, the aligner and the compositor then all work on fg at bg's scale,
 unchanged; only the pasted pixels differ from fg's own (area-averaged when shrinking, bilinear when
-enlarging, plane by plane, so chroma stays sited as it was).
+enlarging, plane by plane, so chroma stays sited as it was). With `--scale auto` the search measures the
+scale from the fg frames it holds, which are then replayed through the scaler.
 """
 
 import dataclasses
@@ -12,6 +13,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
+from .framering import FrameRing
 from .inputs import InputReader
 from .y4m import Y4MFormat
 
@@ -21,11 +23,30 @@ def scaled_format(fmt: Y4MFormat, scale: Fraction) -> Y4MFormat:
     return dataclasses.replace(fmt, width=max(1, round(fmt.width * scale)), height=max(1, round(fmt.height * scale)))
 
 
+class ReplayReader:
+    """The frames a ring holds (read before the scale was known: `--scale auto`), then the rest of the
+    reader's; anything else is the reader's."""
+
+    def __init__(self, ring: FrameRing, reader: InputReader) -> None:
+        self.reader, self.format = reader, reader.format
+        self.held = [ring.frame(k).copy() for k in range(ring.start, ring.end)]
+        self.held.reverse()
+
+    def readinto(self, frame: np.ndarray) -> bool:
+        if self.held:
+            frame[:] = self.held.pop()
+            return True
+        return self.reader.readinto(frame)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.reader, name)
+
+
 class ScaledReader:
     """Reads frames from an InputReader and hands them over resized to `format`; anything else (end of
     stream, damage, the stream) is the wrapped reader's."""
 
-    def __init__(self, reader: InputReader, fmt: Y4MFormat) -> None:
+    def __init__(self, reader: InputReader | ReplayReader, fmt: Y4MFormat) -> None:
         self.reader, self.format = reader, fmt
         self.source = reader.format.new_frame()
         shrinking = fmt.width * fmt.height < reader.format.width * reader.format.height

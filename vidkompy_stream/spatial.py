@@ -69,16 +69,20 @@ MIN_DETAIL = 0.25
 FLAT_STD = 3.0
 #: Luma standard deviation of an fg edge row/column below which it is a bar and is cropped off.
 EDGE_STD = 2.5
-#: tunnel-mask: a pixel of fg's picture is left out of the comparison when it stays at or below this luma and
-#: within MASK_STILL of itself in every frame looked at (black corners, a vignette, a black inset).
+#: A pixel of fg's picture is left out of the search's comparisons (and tunnel-mask's) when it stays at or below
+#: this luma and within MASK_STILL of itself in every frame looked at (black corners, a vignette, a black inset).
 MASK_DARK = 24
 MASK_STILL = 4
 #: ... unless that leaves less than this share of the picture: then it is a dark scene, not a mask.
 MASK_MIN_CONTENT = 0.25
+#: ... and no mask when it would leave out less than this share (a few dark pixels: nothing to gain).
+MASK_MIN_OUT = 0.005
 #: The shrunk template's shorter side is kept at least this long (caps the shrink factor).
 MIN_COARSE_SIDE = 16
 #: Full-resolution refine searches a window of at most this many px square of the template.
 REFINE_SIDE = 256
+#: Position slack (full-resolution px each way) when a scale is refined around a coarse placement.
+SCALE_SLACK = 8
 #: Refine up to this many coarse peaks per template, those scoring within REFINE_SPREAD of its best.
 REFINE_TRIES = 3
 REFINE_SPREAD = 0.05
@@ -341,13 +345,13 @@ def content_box(luma: np.ndarray) -> tuple[int, int, int, int]:
 
 def content_mask(frames: Sequence[np.ndarray]) -> np.ndarray | None:
     """Which pixels of fg's picture show content, from a few of its frames (same-shape 2-D uint8 luma): not
-    those dark and still in all of them, which bg need not share. None when every pixel shows content, or when
-    less than MASK_MIN_CONTENT would be left."""
+    those dark and still in all of them, which bg need not share. None when less than MASK_MIN_OUT would be
+    left out, or less than MASK_MIN_CONTENT left in."""
     stack = np.stack(frames)
     top = stack.max(axis=0)
     content = (top > MASK_DARK) | (top - stack.min(axis=0) > MASK_STILL)
     share = float(content.mean())
-    return None if share == 1.0 or share < MASK_MIN_CONTENT else content
+    return None if share > 1.0 - MASK_MIN_OUT or share < MASK_MIN_CONTENT else content
 
 
 def fill_masked(small: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -433,6 +437,38 @@ def _detail(tpl: np.ndarray, patch: np.ndarray, factor: int) -> float:
     k = max(2, factor)
     a, b = shrink(tpl, k).astype(np.float32), shrink(patch, k).astype(np.float32)
     return _ncc(cv2.Laplacian(a, cv2.CV_32F), cv2.Laplacian(b, cv2.CV_32F))
+
+
+def refine_scale(pairs: Sequence[tuple[np.ndarray, np.ndarray]], x: int, y: int, width: int,
+                 reach: int) -> tuple[int, float]:
+    """The width (bg px) that unscaled fg frames have in bg, within `reach` px of `width`, their width at a
+    coarse scale where they were found with their top-left corner at (x, y).
+
+    pairs: (fg luma, luma of the bg frame showing it). Each candidate width is scored by TM_CCOEFF_NORMED of
+    the fg frames resized to it (INTER_AREA) against bg around the same centre (+-SCALE_SLACK px), at full
+    resolution, summed over the pairs: first every `reach // 8` px, then every px around the best.
+    Returns (width, mean peak score)."""
+    fh, fw = pairs[0][0].shape
+    cx, cy = x + width / 2, y + width * fh / fw / 2
+
+    def score(w: int) -> float:
+        h = max(1, round(fh * w / fw))
+        x0, y0 = max(0, round(cx - w / 2) - SCALE_SLACK), max(0, round(cy - h / 2) - SCALE_SLACK)
+        total = 0.0
+        for fg, bg in pairs:
+            roi = bg[y0 : y0 + h + 2 * SCALE_SLACK, x0 : x0 + w + 2 * SCALE_SLACK]
+            if roi.shape[0] < h or roi.shape[1] < w or w < 2 or h < 2:
+                return -np.inf
+            tpl = cv2.resize(fg, (w, h), interpolation=cv2.INTER_AREA)
+            total += _peak(cv2.matchTemplate(roi, tpl, cv2.TM_CCOEFF_NORMED))[0]
+        return total / len(pairs)
+
+    step = max(1, reach // 8)
+    scored = {w: score(w) for w in range(width - reach, width + reach + 1, step)}
+    middle = max(scored, key=scored.__getitem__)
+    scored.update({w: score(w) for w in range(middle - step + 1, middle + step) if w not in scored})
+    best = max(scored, key=scored.__getitem__)
+    return best, scored[best]
 
 
 def _refine_window(tpl: np.ndarray) -> tuple[int, int, int, int]:
