@@ -53,17 +53,23 @@ def test_scaled_reader_resizes_every_plane(ffmpeg_exe: str, tmp_path: Path) -> N
         assert scaled.ended and scaled.damage is None  # the wrapped reader's
 
 
+def enlarge(ffmpeg_exe: str, scene: Path, factor: Fraction) -> Path:
+    """fg: the crop of the scene from START s on, enlarged by `factor` (bicubic), encoded well."""
+    x, y, w, h = CROP
+    fg = scene.parent / f"fg_{factor.numerator}_{factor.denominator}.mp4"
+    ffmpeg_run(ffmpeg_exe, "-i", str(scene), "-vf", f"trim=start_frame={START * RATE},setpts=PTS-STARTPTS,"
+               f"crop={w}:{h}:{x}:{y},scale={w * factor}:{h * factor}:flags=bicubic", "-c:v", "libx264",
+               "-preset", "ultrafast", "-crf", "14", str(fg))
+    return fg
+
+
 @pytest.fixture(scope="module")
 def enlarged_pair(ffmpeg_exe: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("scaling")
     scene = make_y4m(ffmpeg_exe, folder / "scene.y4m", SCENE)
-    x, y, w, h = CROP
-    bg, fg = folder / "bg.mp4", folder / "fg.mp4"
+    bg = folder / "bg.mp4"
     ffmpeg_run(ffmpeg_exe, "-i", str(scene), "-c:v", "libx264", "-preset", "ultrafast", "-crf", "20", str(bg))
-    ffmpeg_run(ffmpeg_exe, "-i", str(scene), "-vf", f"trim=start_frame={START * RATE},setpts=PTS-STARTPTS,"
-               f"crop={w}:{h}:{x}:{y},scale={w * 3 // 2}:{h * 3 // 2}:flags=bicubic", "-c:v", "libx264",
-               "-preset", "ultrafast", "-crf", "14", str(fg))
-    return {"scene": scene, "bg": bg, "fg": fg}
+    return {"scene": scene, "bg": bg, "fg": enlarge(ffmpeg_exe, scene, Fraction(3, 2))}
 
 
 def test_scaled_fg_is_found_aligned_and_pasted(run_tool: RunTool, enlarged_pair: dict[str, Path],
@@ -92,15 +98,20 @@ def test_scaled_fg_is_found_aligned_and_pasted(run_tool: RunTool, enlarged_pair:
         assert psnr > 25, f"frame {i}: the pasted rect is {psnr:.1f} dB from the crop it came from"
 
 
-def test_scale_auto_measures_the_scale(run_tool: RunTool, enlarged_pair: dict[str, Path], tmp_path: Path) -> None:
-    """--scale auto: the search finds the scale (between its 4 % steps, to the pixel), then fg's place and
-    start at that scale; every frame right, as with the scale given."""
-    done = run_tool(["--fg", str(enlarged_pair["fg"]), "--bg", str(enlarged_pair["bg"]), "--scale", "auto",
-                     "--map-out", "map.csv", "-o", "-", "-v"])
+@pytest.mark.parametrize("factor", [Fraction(3, 2), Fraction(2)])
+def test_scale_auto_measures_the_scale(ffmpeg_exe: str, run_tool: RunTool, enlarged_pair: dict[str, Path],
+                                       tmp_path: Path, factor: Fraction) -> None:
+    """--scale auto: the search finds the scale (2/3: between its 4 % steps, to the pixel; 1/2: the last
+    step), then fg's place and start at that scale; every frame right, as with the scale given."""
+    fg = enlarged_pair["fg"] if factor == Fraction(3, 2) else enlarge(ffmpeg_exe, enlarged_pair["scene"], factor)
+    done = run_tool(["--fg", str(fg), "--bg", str(enlarged_pair["bg"]), "--scale", "auto", "--map-out", "map.csv",
+                     "-o", "-", "-v"])
     assert done.returncode == 0, done.stderr.decode()
-    assert "fg 144x96 is scaled by 2/3 to 96x64 (--scale auto)" in done.stderr.decode()
+    w, h = CROP[2:]
+    scale = 1 / factor
+    assert f"fg {w * factor}x{h * factor} is scaled by {scale} to {w}x{h} (--scale auto)" in done.stderr.decode()
     lines = (tmp_path / "map.csv").read_text().splitlines()
-    assert "# scale 2/3 (fg resized before x,y apply; replay with --scale 2/3)" in lines
+    assert f"# scale {scale} (fg resized before x,y apply; replay with --scale {scale})" in lines
     rows = [line.split(",") for line in lines[1:] if not line.startswith("#")]
     assert {(int(r[3]), int(r[4])) for r in rows} == {CROP[:2]}
     n = (SECONDS - START) * RATE

@@ -72,6 +72,12 @@ SETTLE = 2
 #: within SCALE_REACH of it.
 AUTO_SCALES = tuple(Fraction(round(100 * 0.96**k), 100) for k in range(18))
 SCALE_REACH = 0.03
+SCALE_RECHECK = 0.005  # ... and checked again within this of the width found, once fg is found at it
+#: At a measured scale a placement must score at least these (zooming footage fits another scale at another
+#: time: on bench_search's 1080p zoom scene such a fit scored 0.91 / detail 0.49, the true one 0.987 / 0.964;
+#: real clips at their true scale score 0.95-0.998 / 0.79-0.96, see `spatial`).
+AUTO_MIN_SCORE = 0.93
+AUTO_MIN_DETAIL = 0.6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +115,7 @@ class _Scaled:
     templates: list[Template]
     fg_frames: list[np.ndarray]
     tracked: list[Template]  # the templates scored on every tracked bg frame
-    columns: slice  # their columns in the tracking scores
+    columns: slice  # their columns in the tracking scores (`PlacementSearch._rescore`)
 
 
 class PlacementSearch:
@@ -132,6 +138,8 @@ class PlacementSearch:
         self.stride = max(1, round(bg.rate / TRACK_FPS))
         self.scaled: list[_Scaled] = []
         self.measuring = len(self.sizes) > 1 or next(iter(self.sizes)) != 1  # the scale is to be measured
+        self.measured = False  # searching at a measured scale (`_measure`)
+        self.candidates: list[_Scaled] = []  # every scale's templates, while one is measured
         self.originals: dict[int, np.ndarray] = {}  # fg luma of the picked frames as they are, by fg index
         self.span = 0  # bg frames between fg frame 0 and the last template
         self.started = 0.0
@@ -160,26 +168,25 @@ class PlacementSearch:
                      100 * (1 - mask.mean()))
             frames = [fill_masked(frame, mask) for frame in frames]
         self.originals = dict(zip(picks, frames))
-        column = 0
         for scale, size in self.sizes.items():
-            scaled = self._scaled(scale, size, picks, frames, column)
+            scaled = self._scaled(scale, size, picks, frames)
             if scaled is not None:
                 self.scaled.append(scaled)
-                column += len(scaled.tracked)
         self.work += time.monotonic() - tick
         if not self.scaled:
             raise VidkompyError(
                 f"fg's first {ring.end / float(self.fg.rate):.1f} s are nearly uniform (black, a fade or flat): "
                 "nothing to find in bg; give --x/--y"
             )
+        self.candidates = self.scaled
         self.span = max(math.ceil(max(tpl.fg_index for tpl in sc.templates) * self.rate) for sc in self.scaled)
         first = self.scaled[0]
         log.debug("spatial search: %d templates from fg frames %s at %d scales, bg shrunk by %d to %dx%d, horizon "
                   "%d bg frames", len(first.templates), [tpl.fg_index for tpl in first.templates], len(self.scaled),
                   self.factor, self.small_w, self.small_h, self.horizon)
 
-    def _scaled(self, scale: Fraction, size: tuple[int, int], picks: list[int], frames: list[np.ndarray],
-                column: int) -> _Scaled | None:
+    def _scaled(self, scale: Fraction, size: tuple[int, int], picks: list[int],
+                frames: list[np.ndarray]) -> _Scaled | None:
         """The templates of fg frames `picks` resized to `size` (None: none usable)."""
         resized = [_resized(frame, size) for frame in frames]
         templates = make_templates(resized, picks, self.factor, self.small_w, self.small_h)
@@ -187,7 +194,7 @@ class PlacementSearch:
             return None
         tracked = templates[:: max(1, math.ceil(len(templates) / TRACK_TEMPLATES))]
         fg_frames = [resized[picks.index(tpl.fg_index)] for tpl in templates]
-        return _Scaled(scale, size, templates, fg_frames, tracked, slice(column, column + len(tracked)))
+        return _Scaled(scale, size, templates, fg_frames, tracked, slice(0, len(tracked)))
 
     def _has_picture(self, ring: FrameRing, index: int) -> bool:
         tick = time.monotonic()
@@ -208,8 +215,7 @@ class PlacementSearch:
             raise ValueError(f"bg ring holds {ring.capacity} frames, the search needs {window}")
         smalls = np.empty((window, self.small_h, self.small_w), np.uint8)
         shrunk = np.full(window, -1, np.int64)  # bg frame whose small copy a slot holds
-        tracked = [tpl for scaled in self.scaled for tpl in scaled.tracked]
-        scores = np.full((window, len(tracked)), -np.inf, np.float32)
+        tracked, scores = self._rescore(ring, smalls, shrunk, -1, window)
         struck = -1  # candidates at or before this bg frame failed to settle
         resume = 0  # no settle before this bg frame
         best_failure: Placement | None = None
@@ -229,14 +235,11 @@ class PlacementSearch:
                 if self._accepted(found) and self.measuring:
                     # the scale is known now: search again at that scale alone, from the frames held on
                     self._measure(found, ring, candidate[1])
-                    tracked = [tpl for scaled in self.scaled for tpl in scaled.tracked]
-                    scores = np.full((window, len(tracked)), -np.inf, np.float32)
-                    for k in range(max(ring.start, j - window + 1), j + 1):
-                        if k % self.stride == self.stride // 2:
-                            small = self._small(ring, smalls, shrunk, k)
-                            scores[k % window] = [coarse_peak(small, tpl)[0] for tpl in tracked]
+                    tracked, scores = self._rescore(ring, smalls, shrunk, j, window)
                     struck, resume = -1, 0
-                elif self._accepted(found):
+                elif self._accepted(found, strict=self.measured):
+                    if self.measured:
+                        found = self._checked(found, ring, smalls, shrunk, candidate, j, window)
                     self.work += time.monotonic() - tick
                     return self._found(found, ring)
                 else:
@@ -244,6 +247,9 @@ class PlacementSearch:
                     # the next settle's stretch overlaps this one by the template span
                     struck = max(candidate[0], j - self.span - self.stride - SETTLE)
                     resume = j + window - self.span - 1
+                    if self.measured:  # the scale measured did not hold up: measure again on later frames
+                        self.scaled, self.measuring, self.measured = self.candidates, True, False
+                        tracked, scores = self._rescore(ring, smalls, shrunk, j, window)
             self.work += time.monotonic() - tick
             j += 1
         last = min(j, ring.end) - 1
@@ -255,10 +261,9 @@ class PlacementSearch:
             found = self._settle(ring, smalls, shrunk, candidate, last, window)
             if self._accepted(found) and self.measuring:  # no bg left to search again: settle here again
                 self._measure(found, ring, candidate[1])
-                again = self._settle(ring, smalls, shrunk, (candidate[0], self.scaled[0]), last, window)
-                found = again if self._accepted(again) else found
+                found = self._settle(ring, smalls, shrunk, (candidate[0], self.scaled[0]), last, window)
             self.work += time.monotonic() - tick
-            if self._accepted(found):
+            if self._accepted(found, strict=self.measured):
                 return self._found(found, ring)
             best_failure = max(best_failure or found, found, key=lambda p: (p.detail, p.score))
         raise self._not_found(best_failure, last, float(scores.max()))
@@ -325,10 +330,30 @@ class PlacementSearch:
             return VidkompyError(f"{exc} [{where}]")
         return VidkompyError(f"fg not found in bg: its frames match out of order at x={best.x},y={best.y} [{where}]")
 
-    def _accepted(self, found: Placement) -> bool:
-        """Found, and on one timeline (else the seed would be a wrong time: keep looking)."""
+    def _rescore(self, ring: FrameRing, smalls: np.ndarray, shrunk: np.ndarray, newest: int,
+                 window: int) -> tuple[list[Template], np.ndarray]:
+        """The templates tracked now (self.scaled's: their columns renumbered) and their scores on the tracked
+        bg frames held."""
+        column = 0
+        for scaled in self.scaled:
+            scaled.columns = slice(column, column + len(scaled.tracked))
+            column += len(scaled.tracked)
+        tracked = [tpl for scaled in self.scaled for tpl in scaled.tracked]
+        scores = np.full((window, len(tracked)), -np.inf, np.float32)
+        for k in range(max(ring.start, newest - window + 1), newest + 1):
+            if k % self.stride == self.stride // 2:
+                small = self._small(ring, smalls, shrunk, k)
+                scores[k % window] = [coarse_peak(small, tpl)[0] for tpl in tracked]
+        return tracked, scores
+
+    def _accepted(self, found: Placement, strict: bool = False) -> bool:
+        """Found, and on one timeline (else the seed would be a wrong time: keep looking). `strict`: at a
+        measured scale, with the higher AUTO_ thresholds."""
+        score, detail = self.min_score, self.min_detail
+        if strict and score > 0:
+            score, detail = max(score, AUTO_MIN_SCORE), max(detail, AUTO_MIN_DETAIL)
         try:
-            verify(found, self.min_score, self.min_detail)
+            verify(found, score, detail)
         except VidkompyError:
             return False
         return self.min_score <= 0 or found.order >= MIN_ORDER
@@ -343,18 +368,37 @@ class PlacementSearch:
         """Settle the scale: fg's width to the pixel (within SCALE_REACH of the coarse scale's) that matches
         best on the placement's seed pairs; the search goes on with that scale alone (the coarse one when
         no seed frame is held or the width found leaves nothing usable)."""
-        self.measuring = False
-        self.scaled = [coarse]
+        self.measuring, self.measured = False, True
+        self.scaled = [self._width(placement, ring, coarse, SCALE_REACH) or coarse]
+        log.debug("spatial search: fg's width in bg is %d px (scale %s), around bg frame %d", self.scaled[0].size[0],
+                  self.scaled[0].scale, placement.bg_frame)
+
+    def _width(self, placement: Placement, ring: FrameRing, near: _Scaled, reach: float) -> _Scaled | None:
+        """The scale at which fg's width (within `reach` of near's, to the pixel) matches best on the
+        placement's seed pairs; None when no seed frame is held or that width leaves nothing usable."""
         pairs = [(self.originals[fg], _luma(self.bg, ring.frame(bg))) for fg, bg in placement.pairs[:TRACK_TEMPLATES]
                  if fg in self.originals and ring.start <= bg < ring.end]
         if not pairs:
-            return
-        width, _ = refine_scale(pairs, placement.x, placement.y, coarse.size[0],
-                                max(1, math.ceil(SCALE_REACH * coarse.size[0])))
+            return None
+        width, _ = refine_scale(pairs, placement.x, placement.y, near.size[0], max(1, math.ceil(reach * near.size[0])))
+        if width == near.size[0]:
+            return near
         scale = Fraction(width, self.fg.width)
         size = (width, max(1, round(self.fg.height * scale)))
-        exact = self._scaled(scale, size, list(self.originals), list(self.originals.values()), 0)
-        if exact is not None and size[0] <= self.bg.width and size[1] <= self.bg.height:
-            self.scaled = [exact]
-        log.debug("spatial search: fg's width in bg is %d px (scale %s), around bg frame %d", self.scaled[0].size[0],
-                  self.scaled[0].scale, placement.bg_frame)
+        if size[0] > self.bg.width or size[1] > self.bg.height:
+            return None
+        return self._scaled(scale, size, list(self.originals), list(self.originals.values()))
+
+    def _checked(self, placement: Placement, ring: FrameRing, smalls: np.ndarray, shrunk: np.ndarray,
+                 candidate: tuple[int, _Scaled], newest: int, window: int) -> Placement:
+        """A placement found at a measured scale, measured again on its own seed pairs (exact in time now,
+        where the first measure's may have been a frame off: zooming footage trades scale for time); the
+        stretch is settled again if the width moves, and the better placement kept."""
+        again = self._width(placement, ring, candidate[1], SCALE_RECHECK)
+        if again is None or again is candidate[1]:
+            return placement
+        other = self._settle(ring, smalls, shrunk, (candidate[0], again), newest, window)
+        if self._accepted(other, strict=True) and other.score > placement.score:
+            self.scaled = [again]
+            return other
+        return placement
