@@ -20,6 +20,10 @@ read the horizon first and decide later (20 s of 1080p is 1.8 GB). Instead:
 4. Memory: the bg ring keeps only the frames a candidate may still need (the span plus margins), and
    the shrunk copies of those. What is read before the found start is dropped, what comes after it is
    shown.
+5. Scale (`--scale auto`): the templates are made at each of AUTO_SCALES and all are tracked; the first
+   candidate that settles fixes the scale, refined to the pixel of fg's width on its seed pairs
+   (`spatial.refine_scale`); tracking then goes on at that scale alone (from the bg frames held) and its
+   placement must pass higher thresholds (AUTO_MIN_*), else every scale is tracked again.
 """
 
 import dataclasses
