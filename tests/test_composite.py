@@ -112,15 +112,17 @@ def reference(fg: Frame, bg: Frame, x: int, y: int, feather: int) -> Frame:
     (H, W), (h, w) = bg[0].shape, fg[0].shape
     A = expected_luma_alpha((H, W), (h, w), x, y, feather)
     out = [p.copy() for p in bg]
-    fg_full = np.zeros((H, W), dtype=np.uint8)
-    fg_full[y : y + h, x : x + w] = fg[0]
+    fg_full = np.zeros((H, W), dtype=np.uint8)  # fg where it lies inside bg
+    Y, X = np.mgrid[0:H, 0:W]
+    inside = (Y >= y) & (Y < y + h) & (X >= x) & (X < x + w)
+    fg_full[inside] = fg[0][Y[inside] - y, X[inside] - x]
     out[0] = np.where(A > 0, blend(fg_full, bg[0], A.astype(np.int64)), bg[0])
     for plane in (1, 2)[: len(bg) - 1]:
         fc, bc = fg[plane], bg[plane]
         sy, sx = (1 if bc.shape[0] == H else 2), (1 if bc.shape[1] == W else 2)
-        # Only samples whose luma block meets a fg row and column can change; the rest stay bg.
-        for my in sorted({Y // sy for Y in range(y, y + h)}):
-            for mx in sorted({X // sx for X in range(x, x + w)}):
+        # Only samples whose luma block meets a fg row and column inside bg can change; the rest stay bg.
+        for my in sorted({Y // sy for Y in range(max(y, 0), min(y + h, H))}):
+            for mx in sorted({X // sx for X in range(max(x, 0), min(x + w, W))}):
                 a = math.floor(A[my * sy : my * sy + sy, mx * sx : mx * sx + sx].mean() + 0.5)
                 if a == 0:
                     continue
@@ -137,7 +139,7 @@ def touched(plane_hw: tuple[int, int], luma_hw: tuple[int, int], fg_hw: tuple[in
     (ph, pw), (H, W), (h, w) = plane_hw, luma_hw, fg_hw
     sy, sx = (1 if ph == H else 2), (1 if pw == W else 2)
     mask = np.zeros((ph, pw), dtype=bool)
-    mask[y // sy : -(-(y + h) // sy), x // sx : -(-(x + w) // sx)] = True
+    mask[max(y, 0) // sy : -(-min(y + h, H) // sy), max(x, 0) // sx : -(-min(x + w, W) // sx)] = True
     return mask
 
 
@@ -268,6 +270,10 @@ def test_fg_filling_bg_equals_fg(layout: str, w: int, h: int, feather: int) -> N
         ("yuv444p", (64, 48), (160, 120), 7, 0, 9),
         ("gray", (63, 47), (160, 120), 97, 5, 30),  # feather wider than half the fg
         ("yuv420p", (64, 48), (160, 120), 41, 31, 200),  # alpha down to 1 at the edges
+        ("yuv420p", (64, 48), (160, 120), -7, -13, 4),  # hanging over the top-left corner, odd offsets
+        ("yuv420p", (63, 47), (161, 121), 130, 101, 5),  # over the bottom-right corner
+        ("yuv422p", (64, 130), (160, 120), 9, -5, 3),  # taller than bg: letterbox bars outside it
+        ("yuv420p", (170, 48), (160, 120), -5, 40, 0),  # wider than bg
     ],
 )
 def test_matches_independent_reference(
@@ -282,11 +288,10 @@ def test_matches_independent_reference(
 @pytest.mark.parametrize(
     "fg_wh, x, y, feather, message",
     [
-        ((170, 48), 0, 0, 0, "fg 170x48 is larger than bg 160x120"),
-        ((64, 130), 0, 0, 0, "fg 64x130 is larger than bg 160x120"),
-        ((64, 48), 100, 0, 0, "fg 64x48 at x=100,y=0 does not fit inside bg 160x120"),
-        ((64, 48), 0, 73, 0, "fg 64x48 at x=0,y=73 does not fit inside bg 160x120"),
-        ((64, 48), -1, 0, 0, "fg 64x48 at x=-1,y=0 does not fit inside bg 160x120"),
+        ((64, 48), 160, 0, 0, "fg 64x48 at x=160,y=0 lies outside bg 160x120"),
+        ((64, 48), 0, 120, 0, "fg 64x48 at x=0,y=120 lies outside bg 160x120"),
+        ((64, 48), -64, 0, 0, "fg 64x48 at x=-64,y=0 lies outside bg 160x120"),
+        ((64, 48), 0, -48, 0, "fg 64x48 at x=0,y=-48 lies outside bg 160x120"),
         ((64, 48), 0, 0, -2, "feather must be >= 0, got -2"),
         ((0, 48), 0, 0, 0, "fg 0x48 is empty"),
     ],
@@ -338,8 +343,13 @@ def scenes(draw: st.DrawFn) -> tuple[str, Frame, Frame, int, int, int]:
     """A random layout, bg/fg sizes, offset and feather, with planes cut from real video or noise."""
     layout = draw(st.sampled_from(list(LAYOUTS)))
     W, H = draw(st.integers(1, 22)), draw(st.integers(1, 18))
-    w, h = draw(st.integers(1, W)), draw(st.integers(1, H))
-    x, y = draw(st.integers(0, W - w)), draw(st.integers(0, H - h))
+    w, h = draw(st.integers(1, W + 4)), draw(st.integers(1, H + 4))
+    if draw(st.booleans()):  # inside bg
+        w, h = min(w, W), min(h, H)
+        x, y = draw(st.integers(0, W - w)), draw(st.integers(0, H - h))
+    else:  # anywhere it meets bg, over its edges too (bg 2 px at least: at 1 px the chroma factor is fg's)
+        W, H = max(W, 2), max(H, 2)
+        x, y = draw(st.integers(1 - w, W - 1)), draw(st.integers(1 - h, H - 1))
     feather = draw(st.integers(0, 7))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
@@ -369,10 +379,12 @@ def test_composite_properties(scene: tuple[str, Frame, Frame, int, int, int]) ->
     (H, W), (h, w) = bg[0].shape, fg[0].shape
     out = composite(fg, bg, x, y, feather)
 
-    deep = out[0][y : y + h, x : x + w]
-    lo_y, lo_x = (feather if y > 0 else 0), (feather if x > 0 else 0)
-    hi_y, hi_x = max(h - (feather if y + h < H else 0), 0), max(w - (feather if x + w < W else 0), 0)
-    np.testing.assert_array_equal(deep[lo_y:hi_y, lo_x:hi_x], fg[0][lo_y:hi_y, lo_x:hi_x])
+    # fg rows/columns deeper than the feather from every feathered edge, and inside bg, are exact copies
+    lo_y, lo_x = (feather if y > 0 else max(0, -y)), (feather if x > 0 else max(0, -x))
+    hi_y = min(h - (feather if y + h < H else 0), H - y)
+    hi_x = min(w - (feather if x + w < W else 0), W - x)
+    if hi_y > lo_y and hi_x > lo_x:
+        np.testing.assert_array_equal(out[0][y + lo_y : y + hi_y, x + lo_x : x + hi_x], fg[0][lo_y:hi_y, lo_x:hi_x])
 
     for plane, (o, b, f) in enumerate(zip(out, bg, fg)):
         outside = ~touched(o.shape, (H, W), (h, w), x, y)

@@ -38,14 +38,17 @@ def media(ffmpeg_exe: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str
 
 
 def make_fg(exe: str, source: Path, folder: Path, start: float, rect: tuple[int, int, int, int],
-            black: float = 0.0) -> Path:
-    """A crop of `source` from `start` s, eq-shifted, at FG_RATE, 3 s long, after `black` s of black."""
+            black: float = 0.0, bars: int = 0) -> Path:
+    """A crop of `source` from `start` s, eq-shifted, at FG_RATE, 3 s long, after `black` s of black, with
+    black bars `bars` px high above and below it (letterbox)."""
     x, y, w, h = rect
     chain = [f"trim=start={start}", "setpts=PTS-STARTPTS", f"crop={w}:{h}:{x}:{y}:exact=1", "format=yuv420p",
              "eq=brightness=0.08:contrast=1.2", f"fps={FG_RATE}", "trim=duration=3"]
     if black:
         chain.append(f"tpad=start_duration={black}:color=black")
-    path = folder / f"fg_{start}_{x}_{y}_{w}_{h}_{black}.mp4"
+    if bars:
+        chain.append(f"pad={w}:{h + 2 * bars}:0:{bars}:black")
+    path = folder / f"fg_{start}_{x}_{y}_{w}_{h}_{black}_{bars}.mp4"
     ffmpeg_run(exe, "-i", str(source), "-vf", ",".join(chain), "-c:v", "libx264", "-preset", "ultrafast",
                "-crf", "18", str(path))
     return path
@@ -84,6 +87,21 @@ def test_found_at_the_exact_pixel_and_time(ffmpeg_exe: str, run_tool: RunTool, m
     assert len(comments) == 1 and comments[0].startswith(f"# placement x={rect[0]} y={rect[1]} score=")
     assert len(rows) == 75
     assert all(row[2:] == [rect[0], rect[1]] for row in rows)
+    wrong = [(row[0], row[1]) for row in rows if row[1] != expected_bg(row[0], start)]
+    assert not wrong, f"fg frames over the wrong bg frame (fg, bg): {wrong[:5]}"
+
+
+def test_letterbox_bars_may_hang_outside_bg(ffmpeg_exe: str, run_tool: RunTool, media: dict[str, Path],
+                                           tmp_path: Path) -> None:
+    """fg's picture spans bg's whole height, and its letterbox bars (16 px above and below) hang outside bg:
+    found at y = -16, every frame pasted (clipped to bg) over the right bg frame."""
+    rect, start, bars = (100, 0, 240, H), 2.0, 16
+    fg = make_fg(ffmpeg_exe, media["scene"], media["folder"], start, rect, bars=bars)
+    done = run_tool(["--fg", str(fg), "--bg", str(media["bg"]), "--map-out", "map.csv", "-o", "out.mp4"])
+    assert done.returncode == 0, done.stderr.decode()
+    assert f"fg found in bg at x={rect[0]} y={-bars}" in done.stderr.decode()
+    _, rows = read_map(tmp_path / "map.csv")
+    assert len(rows) == 75 and all(row[2:] == [rect[0], -bars] for row in rows)
     wrong = [(row[0], row[1]) for row in rows if row[1] != expected_bg(row[0], start)]
     assert not wrong, f"fg frames over the wrong bg frame (fg, bg): {wrong[:5]}"
 

@@ -25,7 +25,7 @@ from .kernels.similarity import thumb_features
 from .framering import FrameRing
 from .mapping import Decision
 from .refine import Level, Refiner
-from .spatial import content_box, content_mask, fill_masked, shrink
+from .spatial import EDGE_SLACK, content_box, content_mask, fill_masked, shrink
 from .y4m import Y4MFormat
 
 log = logging.getLogger(__name__)
@@ -83,16 +83,19 @@ def bg_frames_needed(fg: Y4MFormat, bg: Y4MFormat, lookahead: int, level: Level 
     return pending * step + band_width(float(bg.rate / fg.rate)) + step + 2 + (2 * level.radius if level else 0)
 
 
+def _inside(start: int, stop: int, offset: int, length: int) -> tuple[int, int] | None:
+    """fg's picture span [start, stop) (fg px, fg at `offset` in bg) trimmed to bg's [0, length), or None
+    when more than EDGE_SLACK px of it lie outside (a letterbox bar's blurred edge may)."""
+    before, after = max(0, -(offset + start)), max(0, offset + stop - length)
+    return None if before + after > EDGE_SLACK else (start + before, stop - after)
+
+
 class AlignedTiming:
     """Decisions for fg frames as the aligner commits them: `feed(i)` after fg frame i is in the fg ring."""
 
     def __init__(self, fg: Y4MFormat, bg: Y4MFormat, position: tuple[int, int], start: int, lookahead: int,
                  level: Level | None, fg_ring: FrameRing, bg_ring: FrameRing, engine: str = "dtw") -> None:
         x, y = position
-        if x < 0 or y < 0 or x + fg.width > bg.width or y + fg.height > bg.height:
-            raise VidkompyError(
-                f"fg {fg.size_text} at x={x},y={y} does not fit inside bg {bg.size_text}: nothing to align against"
-            )
         self.fg, self.bg = fg, bg
         x0, y0, x1, y1 = (0, 0, 0, 0)
         if fg_ring.fill_to(0):  # the search read fg's first second; else this reads frame 0
@@ -102,6 +105,11 @@ class AlignedTiming:
         elif (x0, y0, x1, y1) != (0, 0, fg.width, fg.height):
             log.info("fg's picture is %dx%d at (%d, %d) inside its frame: only that part is compared", x1 - x0,
                      y1 - y0, x0, y0)
+        cols, rows = _inside(x0, x1, x, bg.width), _inside(y0, y1, y, bg.height)
+        if cols is None or rows is None:
+            raise VidkompyError(f"fg's picture ({x1 - x0}x{y1 - y0} at x={x + x0},y={y + y0}) reaches outside bg "
+                                f"{bg.size_text}: only fg's flat bars (letterbox) may hang outside it")
+        (x0, x1), (y0, y1) = cols, rows
         self.fg_box = (slice(y0, y1), slice(x0, x1))
         self.box = (slice(y + y0, y + y1), slice(x + x0, x + x1))
         self.fg_ring, self.bg_ring = fg_ring, bg_ring

@@ -94,8 +94,6 @@ def validate(opts: Options) -> None:
         raise UsageError("give --x and --y together")
     if opts.scale is None and opts.x is not None:
         raise UsageError("--scale auto is measured by the search, which --x/--y skip: give the scale (--scale S)")
-    if (opts.x is not None and opts.x < 0) or (opts.y is not None and opts.y < 0):
-        raise UsageError("--x and --y must not be negative")
     if opts.search_seconds <= 0:
         raise UsageError("--search-seconds must be positive")
     if opts.lookahead <= 0:

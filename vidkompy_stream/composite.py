@@ -54,10 +54,11 @@ def _first_run(mask: np.ndarray) -> tuple[int, int]:
 
 
 def _plan_axis(bg_len: int, fg_len: int, offset: int, s: int, feather: int) -> _Axis:
-    """Plan one axis: luma extents bg_len/fg_len, fg at luma `offset`, subsampling s, feather in luma px."""
+    """Plan one axis: luma extents bg_len/fg_len, fg at luma `offset` (it may hang over either end of bg: the
+    window is clipped to bg), subsampling s, feather in luma px."""
     n_fg = -(-fg_len // s)
-    start = offset // s
-    stop = -(-(offset + fg_len) // s)
+    start = max(0, offset // s)
+    stop = min(-(-bg_len // s), -(-(offset + fg_len) // s))
     idx = np.arange(stop - start)
     t = (start + idx) * s - offset  # each window sample's first luma pixel, in fg luma coordinates
     k0 = np.clip(t // s, 0, n_fg - 1).astype(np.uintp)
@@ -153,7 +154,9 @@ def _subsampling(luma: int, chroma: int, what: str) -> int:
 
 
 class Compositor:
-    """Paste fg onto bg at luma position (x, y), optionally with a feathered edge.
+    """Paste fg onto bg at luma position (x, y), optionally with a feathered edge. fg may hang over bg's
+    edges (negative x, y, or past the far edge: letterbox bars outside bg's picture); what lies outside is
+    left out, as if bg were larger.
 
     Luma: fg is copied pixel for pixel. With `feather` = PX > 0, every fg edge that is not flush with the
     bg border gets an alpha ramp: a luma pixel at distance d from such an edge (d = 0 is the outermost
@@ -189,16 +192,15 @@ class Compositor:
         (h, w), (bh, bw) = fg_planes[0], bg_planes[0]
         if w < 1 or h < 1:
             raise VidkompyError(f"fg {w}x{h} is empty")
-        if w > bw or h > bh:
-            raise VidkompyError(f"fg {w}x{h} is larger than bg {bw}x{bh}")
-        if x < 0 or y < 0 or x + w > bw or y + h > bh:
-            raise VidkompyError(f"fg {w}x{h} at x={x},y={y} does not fit inside bg {bw}x{bh}")
+        if x >= bw or y >= bh or x + w <= 0 or y + h <= 0:
+            raise VidkompyError(f"fg {w}x{h} at x={x},y={y} lies outside bg {bw}x{bh}")
         if feather < 0:
             raise VidkompyError(f"feather must be >= 0, got {feather}")
         self._plans: list[_PlanePlan] = []
         for fg_shape, bg_shape in zip(fg_planes, bg_planes):
-            sy = _subsampling(bh, bg_shape[0], "bg height")
-            sx = _subsampling(bw, bg_shape[1], "bg width")
+            # a 1-px extent fits either factor: take it from the other frame then (fg may be larger than bg)
+            sy = _subsampling(bh, bg_shape[0], "bg height") if bh > 1 else _subsampling(h, fg_shape[0], "fg height")
+            sx = _subsampling(bw, bg_shape[1], "bg width") if bw > 1 else _subsampling(w, fg_shape[1], "fg width")
             if tuple(fg_shape) != (-(-h // sy), -(-w // sx)):
                 raise VidkompyError(f"fg planes {list(fg_planes)} and bg planes {list(bg_planes)} differ in layout")
             self._plans.append(_plan_plane(fg_shape, bg_shape, (h, w), (bh, bw), sy, sx, x, y, feather))

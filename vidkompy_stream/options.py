@@ -58,7 +58,8 @@ class Options:
         "-o", "--output", metavar="OUT", help="output file (encoded by ffmpeg), or - for y4m on stdout "
         "(default: - when stdout is not a terminal)"
     )
-    x: Optional[int] = _opt(metavar="PX", help="fg left edge in bg pixels (default: found by searching bg)")
+    x: Optional[int] = _opt(metavar="PX", help="fg left edge in bg pixels, negative when fg hangs over bg's left "
+                            "edge (--x=-16) (default: found by searching bg)")
     y: Optional[int] = _opt(metavar="PX", help="fg top edge in bg pixels (default: found by searching bg)")
     scale: Optional[Fraction] = _opt(
         metavar="S", type=factor, default=Fraction(1), help="fg's scale in bg: every fg frame is resized by S "

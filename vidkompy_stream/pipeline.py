@@ -49,12 +49,6 @@ class Summary:
     search: Found | None = None
 
 
-def check_sizes(fg: Y4MFormat, bg: Y4MFormat) -> None:
-    """fg must fit inside bg."""
-    if fg.width > bg.width or fg.height > bg.height:
-        raise VidkompyError(f"fg {fg.size_text} is larger than bg {bg.size_text}")
-
-
 def layout_converter(fg: Y4MFormat, bg: Y4MFormat) -> LayoutConverter | None:
     """A converter when fg's chroma layout differs from bg's (only y4m inputs can differ)."""
     if fg.subsampling == bg.subsampling:
@@ -209,8 +203,6 @@ def run(opts: Options, exe: str) -> Summary:
         bg = open_source("bg", opts.bg, exe, opts.pix_fmt, group)
         stack.callback(bg.close)
         fgf, bgf = fg.reader.format, bg.reader.format
-        if opts.scale is not None:  # else the search drops the scales at which fg is larger than bg
-            check_sizes(fgf, bgf)
         log.info("fg %s @ %s fps (%s), bg %s @ %s fps (%s)", fgf.size_text, fgf.rate_text, fg.spec,
                  bgf.size_text, bgf.rate_text, bg.spec)
         given = _timing(opts, fgf.rate, bgf.rate, stack)

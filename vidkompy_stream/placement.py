@@ -133,7 +133,9 @@ class PlacementSearch:
         self.horizon = max(1, math.ceil(search_seconds * bg.rate))
         self.min_score, self.min_detail = (0.0, 0.0) if force else (MIN_SCORE, MIN_DETAIL)
         sizes = {scale: (max(1, round(fg.width * scale)), max(1, round(fg.height * scale))) for scale in scales}
-        self.sizes = {scale: size for scale, size in sizes.items() if size[0] <= bg.width and size[1] <= bg.height}
+        # one scale: fg's picture (its flat bars cropped) must fit in bg, which make_templates checks
+        self.sizes = {scale: size for scale, size in sizes.items()
+                      if len(sizes) == 1 or (size[0] <= bg.width and size[1] <= bg.height)}
         if not self.sizes:
             raise VidkompyError(f"fg {fg.size_text} is larger than bg {bg.size_text} at every scale tried")
         self.factor = choose_factor(bg.width, *min(self.sizes.values()))

@@ -69,6 +69,9 @@ MIN_DETAIL = 0.25
 FLAT_STD = 3.0
 #: Luma standard deviation of an fg edge row/column below which it is a bar and is cropped off.
 EDGE_STD = 2.5
+#: A template picture (bars cropped) within this many px of bg's size, or over it by as many, is trimmed to this
+#: much less than bg (the blurred edges of letterbox bars around a picture as tall as bg).
+EDGE_SLACK = 4
 #: A pixel of fg's picture is left out of the search's comparisons (and tunnel-mask's) when it stays at or below
 #: this luma and within MASK_STILL of itself in every frame looked at (black corners, a vignette, a black inset).
 MASK_DARK = 24
@@ -347,6 +350,8 @@ def content_mask(frames: Sequence[np.ndarray]) -> np.ndarray | None:
     """Which pixels of fg's picture show content, from a few of its frames (same-shape 2-D uint8 luma): not
     those dark and still in all of them, which bg need not share. None when less than MASK_MIN_OUT would be
     left out, or less than MASK_MIN_CONTENT left in."""
+    if not frames:
+        return None
     stack = np.stack(frames)
     top = stack.max(axis=0)
     content = (top > MASK_DARK) | (top - stack.min(axis=0) > MASK_STILL)
@@ -361,6 +366,16 @@ def fill_masked(small: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask, small, fill)
 
 
+def _trim(start: int, stop: int, room: int) -> tuple[int, int]:
+    """[start, stop) narrowed evenly to room - EDGE_SLACK when it is longer, by up to room + EDGE_SLACK: the
+    rows where a letterbox bar meets a picture as tall as bg, blurred by compression, are not picture, and
+    templates that fill bg exactly would not fit at a pixel's offset."""
+    excess = stop - start - (room - EDGE_SLACK)
+    if 0 < excess <= 2 * EDGE_SLACK:
+        return start + excess // 2, stop - (excess - excess // 2)
+    return start, stop
+
+
 def make_templates(
     fg_frames: Sequence[np.ndarray], fg_indices: Sequence[int], factor: int, small_w: int, small_h: int
 ) -> list[Template]:
@@ -371,6 +386,8 @@ def make_templates(
         if frame.ndim != 2:
             raise ValueError(f"fg frame {index} is not a 2-D luma plane (shape {frame.shape})")
         x0, y0, x1, y1 = content_box(frame)
+        x0, x1 = _trim(x0, x1, small_w * factor)
+        y0, y1 = _trim(y0, y1, small_h * factor)
         if (x1 - x0) < 2 * factor or (y1 - y0) < 2 * factor:
             continue
         full = frame[y0:y1, x0:x1]
@@ -419,8 +436,9 @@ def _coarse(tpl: Template, bg_small: Sequence[np.ndarray], flat: np.ndarray) -> 
 
 
 def _ncc(a: np.ndarray, b: np.ndarray) -> float:
-    """Normalized cross-correlation (TM_CCOEFF_NORMED) of two same-shape arrays; 0 if either is flat or empty."""
-    if a.size == 0:
+    """Normalized cross-correlation (TM_CCOEFF_NORMED) of two same-shape arrays; 0 if either is flat or empty,
+    or if their shapes differ (a bg patch cut short by bg's edge: the template does not fit there)."""
+    if a.size == 0 or a.shape != b.shape:
         return 0.0
     a = a.astype(np.float32)
     b = b.astype(np.float32)
