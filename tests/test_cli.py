@@ -12,9 +12,10 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tests.conftest import TAG, RunTool, index_source, leftover_processes, make_y4m
+from tests.conftest import TAG, RunTool, index_source, leftover_processes, make_y4m, read_y4m_frames
 from vidkompy_stream import cli
 
 
@@ -98,6 +99,21 @@ def test_runtime_errors_exit_1(run_tool: RunTool, clips: dict[str, Path], tmp_pa
     done = run_tool(["--fg", path.get(fg, fg), "--bg", path.get(bg, bg), *extra, "-o", "out.mp4"])
     one_error_line(done, 1, message)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fg_hanging_over_bg_edges_is_clipped(run_tool: RunTool, clips: dict[str, Path]) -> None:
+    """fg 32x16 at x=-8, y=56 over bg 96x64 (given timing): the part inside bg is fg's, the rest of bg is bg's."""
+    done = run_tool(["--fg", str(clips["fg"]), "--bg", str(clips["bg"]), "--x=-8", "--y", "56", "--offset", "0",
+                     "-o", "-"])
+    assert done.returncode == 0, done.stderr.decode()
+    fmt, frames = read_y4m_frames(done.stdout)
+    fg_fmt, fg = read_y4m_frames(clips["fg"].read_bytes())
+    _, bg = read_y4m_frames(clips["bg"].read_bytes())
+    assert (fmt.width, fmt.height, len(frames)) == (96, 64, 10)
+    out, fg0, bg0 = fmt.plane_views(frames[0])[0], fg_fmt.plane_views(fg[0])[0], fmt.plane_views(bg[0])[0]
+    np.testing.assert_array_equal(out[56:64, 0:24], fg0[0:8, 8:32])
+    np.testing.assert_array_equal(out[:56], bg0[:56])
+    np.testing.assert_array_equal(out[56:, 24:], bg0[56:, 24:])
 
 
 def test_blas_threads_default_to_one_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
