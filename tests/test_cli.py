@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import TAG, RunTool, index_source, leftover_processes, make_y4m, read_y4m_frames
+from tests.conftest import TAG, RunTool, leftover_processes, make_y4m, read_y4m_frames
 from vidkompy_stream import cli
 
 

@@ -59,7 +59,6 @@ import math
 import numpy as np
 
 from .dtw import DEFAULT_CAP, DEFAULT_PENALTY, BandAligner, confidence_from_margin
-from .kernels.dtw import fill_row
 from .kernels.tunnel import cheapest, commit, last_finite
 from .mapping import Decision
 
