@@ -13,7 +13,8 @@ import pytest
 
 from tests.conftest import RunTool, ffmpeg_run, make_y4m
 from vidkompy_stream.framering import FrameRing
-from vidkompy_stream.placement import PlacementSearch, fg_ring_capacity
+from vidkompy_stream.placement import OUTCLASSED, OUTCLASSED_PX, PlacementSearch, fg_ring_capacity, outclassed
+from vidkompy_stream.spatial import Placement
 from vidkompy_stream.y4m import Y4MReader
 
 W, H, RATE, SECONDS = 480, 270, 30, 8
@@ -193,3 +194,16 @@ def test_search_seconds_must_be_positive(run_tool: RunTool) -> None:
     done = run_tool(["--fg", "a", "--bg", "b", "--search-seconds", "0", "-o", "-"])
     assert done.returncode == 2 and b"--search-seconds must be positive" in done.stderr
 
+
+
+def test_a_weak_fit_elsewhere_is_outclassed_by_a_struck_partial_match() -> None:
+    """A placement struck only for agreement or order (fg's pictures seen, replayed or cut by bg's start)
+    outclasses a much weaker fit at another place; not a fit about as good, nor one at the same place."""
+    def at(x: int, y: int, score: float) -> Placement:
+        return Placement(x, y, score, 0.2, 0, 0, 4, 6, 0.5)
+
+    struck = at(321, 181, 0.98)
+    assert outclassed(at(346, 221, 0.612), struck)
+    assert not outclassed(at(346, 221, 0.98 - OUTCLASSED + 0.01), struck)
+    assert not outclassed(at(321 + OUTCLASSED_PX, 181, 0.612), struck)
+    assert not outclassed(at(346, 221, 0.612), None)

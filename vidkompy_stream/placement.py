@@ -71,6 +71,11 @@ TRACK_TEMPLATES = 3
 MIN_ORDER = 0.9
 #: Extra bg frames read past a candidate's stretch before it is settled.
 SETTLE = 2
+#: See `outclassed`. long_720p_10min (fg's pictures recur in bg every 10 s, fg starts on a recurrence cut by
+#: bg's start): struck at (321, 181) with 0.93-0.98 (1-2 of 6 templates agree), then a look-alike at (346, 221)
+#: scored 0.612.
+OUTCLASSED = 0.15
+OUTCLASSED_PX = 4
 #: Scales --scale auto tries (fg's width in bg over its own): 1 down to 1/2 in steps of about 4 %, each
 #: tracked like a scale of its own; the winner's width is then refined to the pixel (`spatial.refine_scale`)
 #: within SCALE_REACH of it.
@@ -104,6 +109,15 @@ def fg_ring_capacity(fg: Y4MFormat) -> int:
 
 def _luma(fmt: Y4MFormat, frame: np.ndarray) -> np.ndarray:
     return fmt.plane_views(frame)[0]
+
+
+def outclassed(found: Placement, struck: Placement | None) -> bool:
+    """Whether a placement is much weaker (OUTCLASSED) than one struck only because too few templates agreed
+    or they matched out of order, at another place (farther than OUTCLASSED_PX): fg's pictures were seen
+    there (replayed, or cut short by bg's start), so a weak fit elsewhere is a look-alike; the search goes on
+    for them whole and in order."""
+    return (struck is not None and struck.score - found.score > OUTCLASSED
+            and max(abs(struck.x - found.x), abs(struck.y - found.y)) > OUTCLASSED_PX)
 
 
 def _resized(luma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -147,6 +161,7 @@ class PlacementSearch:
         self.measured = False  # searching at a measured scale (`_measure`)
         self.candidates: list[_Scaled] = []  # every scale's templates, while one is measured
         self.originals: dict[int, np.ndarray] = {}  # fg luma of the picked frames as they are, by fg index
+        self.partial: Placement | None = None  # the best placement struck for agreement or order alone
         self.span = 0  # bg frames between fg frame 0 and the last template
         self.started = 0.0
         self.work = 0.0
@@ -358,11 +373,19 @@ class PlacementSearch:
         score, detail = self.min_score, self.min_detail
         if strict and score > 0:
             score, detail = max(score, AUTO_MIN_SCORE), max(detail, AUTO_MIN_DETAIL)
+        if self.min_score <= 0:
+            return True
         try:
             verify(found, score, detail)
+            whole = found.order >= MIN_ORDER
         except VidkompyError:
+            whole = False
+        if not whole:
+            if found.score >= score and found.detail >= detail and (self.partial is None
+                                                                     or found.score > self.partial.score):
+                self.partial = found  # fg's pictures, but too few of them agree, or out of order
             return False
-        return self.min_score <= 0 or found.order >= MIN_ORDER
+        return not outclassed(found, self.partial)
 
     def _found(self, placement: Placement, ring: FrameRing) -> Found:
         offset = offset_from_pairs(placement.pairs, self.fg.rate, self.bg.rate)
