@@ -38,6 +38,7 @@ import numpy as np
 
 from .errors import VidkompyError
 from .framering import FrameRing
+from .scaling import scaled_format
 from .spatial import (
     MIN_DETAIL,
     MIN_SCORE,
@@ -146,7 +147,7 @@ class PlacementSearch:
         self.fg, self.bg = fg, bg
         self.horizon = max(1, math.ceil(search_seconds * bg.rate))
         self.min_score, self.min_detail = (0.0, 0.0) if force else (MIN_SCORE, MIN_DETAIL)
-        sizes = {scale: (max(1, round(fg.width * scale)), max(1, round(fg.height * scale))) for scale in scales}
+        sizes = {scale: self._size(scale) for scale in scales}
         # one scale: fg's picture (its flat bars cropped) must fit in bg, which make_templates checks
         self.sizes = {scale: size for scale, size in sizes.items()
                       if len(sizes) == 1 or (size[0] <= bg.width and size[1] <= bg.height)}
@@ -216,6 +217,11 @@ class PlacementSearch:
         tracked = templates[:: max(1, math.ceil(len(templates) / TRACK_TEMPLATES))]
         fg_frames = [resized[picks.index(tpl.fg_index)] for tpl in templates]
         return _Scaled(scale, size, templates, fg_frames, tracked, slice(0, len(tracked)))
+
+    def _size(self, scale: Fraction) -> tuple[int, int]:
+        """fg's width and height at `scale`: the scaler's (`scaling.scaled_format`), which fg is pasted at."""
+        fmt = scaled_format(self.fg, scale)
+        return fmt.width, fmt.height
 
     def _has_picture(self, ring: FrameRing, index: int) -> bool:
         tick = time.monotonic()
@@ -413,7 +419,7 @@ class PlacementSearch:
         if width == near.size[0]:
             return near
         scale = Fraction(width, self.fg.width)
-        size = (width, max(1, round(self.fg.height * scale)))
+        size = self._size(scale)
         if size[0] > self.bg.width or size[1] > self.bg.height:
             return None
         return self._scaled(scale, size, list(self.originals), list(self.originals.values()))
