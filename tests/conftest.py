@@ -37,6 +37,16 @@ def index_source(size: str, rate: str, frames: int, lum: str = "N") -> str:
     return f"nullsrc=size={size}:rate={rate},format=yuv420p,geq=lum={lum}:cb=128:cr=128,trim=end_frame={frames}"
 
 
+def life_scene(w: int, h: int, rate: int, frames: int | None = None, still: bool = False) -> str:
+    """The tests' textured lavfi scene: a Mandelbrot set (zooming; `still`: not) with Conway's life drifting
+    over it, so every frame differs everywhere; `frames`: trimmed to that many (None: endless)."""
+    zoom = ":start_scale=1.5:end_scale=1.5" if still else ""
+    trim = "" if frames is None else f",trim=end_frame={frames}"
+    return (f"mandelbrot=size={w}x{h}:rate={rate}:maxiter=300{zoom}[m];"
+            f"life=size={w}x{h}:rate={rate}:mold=10:ratio=0.08:seed=7,gblur=sigma=1[l];"
+            f"[m][l]blend=all_mode=screen{trim}")
+
+
 def make_y4m(exe: str, path: Path, source: str, pix_fmt: str = "yuv420p") -> Path:
     """Render a lavfi source to a y4m file (lossless: pixel values are exactly what the source drew)."""
     ffmpeg_run(exe, "-f", "lavfi", "-i", source, "-pix_fmt", pix_fmt, "-f", "yuv4mpegpipe", str(path))

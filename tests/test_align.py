@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import (TAG, RunTool, decode, ffmpeg_run, leftover_processes, luma_frames, make_y4m,
-                            read_y4m_frames, scene_index)
+from tests.conftest import (TAG, RunTool, decode, ffmpeg_run, leftover_processes, life_scene, luma_frames,
+                            make_y4m, read_y4m_frames, scene_index)
 from vidkompy_stream.align import AlignedTiming, bg_frames_needed, fg_frames_needed, shrink_factor
 from vidkompy_stream.framering import FrameRing
 from vidkompy_stream.pipeline import BgFollower
@@ -40,11 +40,7 @@ FG_RATE = 25
 CROP = (64, 32, 128, 80)  # x, y, w, h (even: chroma crops exactly too)
 STEADY_START, STEADY_FRAMES = Fraction(7, 5), 100  # 4 s
 DRIFT_START, DRIFT_FRAMES, DRIFT = 1, 263, 1.02  # 10.5 s
-SCENE = (
-    f"mandelbrot=size={W}x{H}:rate={RATE}:maxiter=300[m];"
-    f"life=size={W}x{H}:rate={RATE}:mold=10:ratio=0.08:seed=7,gblur=sigma=1[l];"
-    f"[m][l]blend=all_mode=screen,trim=end_frame={RATE * SECONDS}"
-)
+SCENE = life_scene(W, H, RATE, RATE * SECONDS)
 RATE_LINE = re.compile(r"aligner: fg frame (\d+), ([\d.]+) bg frames per fg frame \(nominal ([\d.]+), "
                        r"bg clock ([+-][\d.]+)%\)")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunTool, ffmpeg_run, make_y4m
+from tests.conftest import RunTool, ffmpeg_run, life_scene, make_y4m
 from vidkompy_stream.framering import FrameRing
 from vidkompy_stream.placement import OUTCLASSED, OUTCLASSED_PX, PlacementSearch, fg_ring_capacity, outclassed
 from vidkompy_stream.spatial import Placement
@@ -19,11 +19,7 @@ from vidkompy_stream.y4m import Y4MReader
 
 W, H, RATE, SECONDS = 480, 270, 30, 8
 FG_RATE = 25
-SCENE = (
-    f"mandelbrot=size={W}x{H}:rate={RATE}:maxiter=300[m];"
-    f"life=size={W}x{H}:rate={RATE}:mold=10:ratio=0.08:seed=7,gblur=sigma=1[l];"
-    f"[m][l]blend=all_mode=screen,trim=end_frame={RATE * SECONDS}"
-)
+SCENE = life_scene(W, H, RATE, RATE * SECONDS)
 OTHER = f"testsrc2=size={W}x{H}:rate={RATE},trim=end_frame={RATE * SECONDS}"
 
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import RunTool, ffmpeg_run, luma_frames, make_y4m, read_y4m_frames, scene_index
+from tests.conftest import RunTool, ffmpeg_run, life_scene, luma_frames, make_y4m, read_y4m_frames, scene_index
 from vidkompy_stream.refine import (CLOCK_PULL, CONFIDENCE_SCALE, MIN_DECISIONS, MIN_SLOPE_DECISIONS, PULL_GAIN,
                                    RECENT, clock_offset, clock_pull, clock_rate, resolve, unit)
 
@@ -297,11 +297,7 @@ def test_resolve_properties_any_holes(problem: tuple) -> None:
 W, H, RATE, SECONDS = 320, 180, 25, 7.6
 BG_RATE, FG_RATE, START, FG_SECONDS = 60, 24, 2, 5
 CROP = (80, 40, 160, 96)  # x, y, w, h (even: chroma crops exactly too)
-SCENE = (
-    f"mandelbrot=size={W}x{H}:rate={RATE}:maxiter=300[m];"
-    f"life=size={W}x{H}:rate={RATE}:mold=10:ratio=0.08:seed=7,gblur=sigma=1[l];"
-    f"[m][l]blend=all_mode=screen,trim=end_frame={round(RATE * SECONDS)}"
-)
+SCENE = life_scene(W, H, RATE, round(RATE * SECONDS))
 
 
 @pytest.fixture(scope="module")

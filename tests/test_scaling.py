@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import RunTool, ffmpeg_run, make_y4m, read_y4m_frames
+from tests.conftest import RunTool, ffmpeg_run, life_scene, make_y4m, read_y4m_frames
 from vidkompy_stream.inputs import InputReader
 from vidkompy_stream.scaling import ScaledReader, scaled_format
 from vidkompy_stream.y4m import Y4MFormat
@@ -24,11 +24,7 @@ from vidkompy_stream.y4m import Y4MFormat
 W, H, RATE, SECONDS = 256, 144, 25, 6
 CROP = (80, 40, 96, 64)  # x, y, w, h in bg
 START = 1  # fg starts 1 s (25 frames) into bg
-SCENE = (
-    f"mandelbrot=size={W}x{H}:rate={RATE}:maxiter=300:start_scale=1.5:end_scale=1.5[m];"
-    f"life=size={W}x{H}:rate={RATE}:mold=10:ratio=0.08:seed=7,gblur=sigma=1[l];"
-    f"[m][l]blend=all_mode=screen,trim=end_frame={RATE * SECONDS}"
-)
+SCENE = life_scene(W, H, RATE, RATE * SECONDS, still=True)
 
 
 def test_scaled_format_rounds_the_size() -> None:

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.conftest import life_scene
 from vidkompy_stream import spatial
 from vidkompy_stream.errors import VidkompyError
 from vidkompy_stream.spatial import Placement, choose_factor, locate, locate_small, shrink
@@ -21,11 +22,7 @@ from vidkompy_stream.spatial import Placement, choose_factor, locate, locate_sma
 W, H, RATE, FRAMES = 640, 360, 30, 150
 START, FG_RATE = 40, 25
 
-SCENE = (
-    f"mandelbrot=size={W}x{H}:rate={RATE}:maxiter=300[m];"
-    f"life=size={W}x{H}:rate={RATE}:mold=10:ratio=0.08:seed=7,gblur=sigma=1[l];"
-    "[m][l]blend=all_mode=screen"
-)
+SCENE = life_scene(W, H, RATE)
 # another picture altogether, for "not found"
 OTHER = (
     f"testsrc2=size={W}x{H}:rate={RATE}[t];"
