@@ -99,7 +99,8 @@ class AlignedTiming:
         self.fg, self.bg = fg, bg
         x0, y0, x1, y1 = (0, 0, 0, 0)
         if fg_ring.fill_to(0):  # the search read fg's first second; else this reads frame 0
-            x0, y0, x1, y1 = content_box(fg.plane_views(fg_ring.frame(fg_ring.end - 1))[0])
+            x0, y0, x1, y1 = content_box([fg.plane_views(fg_ring.frame(k))[0] for k in range(fg_ring.start,
+                                                                                            fg_ring.end)])
         if x1 - x0 < MIN_CONTENT or y1 - y0 < MIN_CONTENT:
             x0, y0, x1, y1 = 0, 0, fg.width, fg.height
         elif (x0, y0, x1, y1) != (0, 0, fg.width, fg.height):

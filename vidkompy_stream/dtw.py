@@ -85,6 +85,7 @@ class ClockTracker:
         self._fg = np.zeros(history, np.float64)
         self._bg = np.zeros(history, np.float64)
         self._count = 0  # accepted points so far (ring position = count % history)
+        self.steered = False  # a finer clock (the refiner's) sets the line: commits no longer refit it
 
     def expected(self, fg: int) -> float:
         """The clock line's bg position for fg frame `fg`."""
@@ -98,9 +99,13 @@ class ClockTracker:
         self._fg[self._count % n] = fg
         self._bg[self._count % n] = bg
         self._count += 1
-        if self._count % self.refit_every == 0:
+        if self._count % self.refit_every == 0 and not self.steered:
             self._refit()
         return True
+
+    def steer(self, rate: float, offset: float) -> None:
+        """Take the line bg = offset + rate * fg from a finer clock; from now on only it moves the line."""
+        self.rate, self.offset, self.steered = float(rate), float(offset), True
 
     def _refit(self) -> None:
         rate, offset = fit_clock(self._fg, self._bg, self._count, self.recent, self.rate, self.nominal,
@@ -144,6 +149,10 @@ class BandAligner:
     def expected(self, fg_index: int) -> float:
         """Where the clock line currently puts fg frame `fg_index` (push() pulls row fg_index toward it)."""
         return self.clock.expected(fg_index)
+
+    def steer(self, rate: float, offset: float) -> None:
+        """Follow a finer clock (the refiner's line bg = offset + rate * fg) from the next push on."""
+        self.clock.steer(rate, offset)
 
     def window(self, fg_index: int) -> tuple[int, int]:
         """The bg range [lo, hi) whose costs push(fg_index) needs; hi - lo == band."""

@@ -33,6 +33,7 @@ from typing import Protocol
 import numpy as np
 
 from .cadence import ROWS, Cadence, fit_cadence, subframe_minima
+from .clock import RateParams, fit_rate
 from .dtw import dtw_offline
 from .kernels.similarity import dot, normalised
 from .mapping import Decision
@@ -62,9 +63,9 @@ ROUNDING_SPREAD = 0.25
 #: line every scenario but dropped reaches 100 %: the remaining misses are this line's error.
 HISTORY = 100
 #: The clock's rate: least squares over the last SLOPE_HISTORY decisions within TOLERANCE of the line,
-#: once MIN_SLOPE_DECISIONS of them exist (before, the aligner's rate: a fit over a few seconds of a bg
-#: that repeats source frames 2-3 times is noisier than the aligner's). fps_ntsc_25 98.33 -> 100 %: the
-#: aligner's rate (0.83429) is 0.0003 above the truth's, a tenth of a frame over the history's span.
+#: once MIN_SLOPE_DECISIONS of them exist; before, the rate measured from the pixel evidence
+#: (`clock.fit_rate`). fps_ntsc_25 98.33 -> 100 %: the aligner's rate (0.83429) is 0.0003 above the truth's,
+#: a tenth of a frame over the history's span.
 SLOPE_HISTORY = 600
 MIN_SLOPE_DECISIONS = 120
 RECENT = 25  # odd: the median is one of the offsets, so the mean below is never over nothing
@@ -104,12 +105,12 @@ def clock_offset(fg: np.ndarray, bg: np.ndarray, rate: float) -> float | None:
     return float(offsets[np.abs(offsets - middle) <= TOLERANCE].mean())
 
 
-def clock_rate(fg: np.ndarray, bg: np.ndarray, rate: float, offset: float) -> float:
+def clock_rate(fg: np.ndarray, bg: np.ndarray, rate: float, offset: float) -> float | None:
     """Slope of bg against fg (least squares) over the decisions within TOLERANCE of the line
-    offset + rate * fg; `rate` itself while fewer than MIN_SLOPE_DECISIONS lie there."""
+    offset + rate * fg; None while fewer than MIN_SLOPE_DECISIONS lie there."""
     near = np.abs(bg - offset - rate * fg) <= TOLERANCE
     if near.sum() < MIN_SLOPE_DECISIONS:
-        return rate
+        return None
     x, y = fg[near] - fg[near].mean(), bg[near] - bg[near].mean()
     return float((x @ y) / (x @ x))
 
@@ -166,6 +167,8 @@ class Clocked(Protocol):
     def rate_estimate(self) -> float: ...
 
     def expected(self, fg_index: int) -> float: ...
+
+    def steer(self, rate: float, offset: float) -> None: ...
 
 
 class Refiner:
@@ -261,8 +264,9 @@ class Refiner:
         recent = known[-HISTORY:]
         offset = clock_offset(recent[:, 0], recent[:, 1], rate)
         if offset is not None:
-            rate = clock_rate(known[:, 0], known[:, 1], rate, offset)
+            rate = self._rate(known, rate, offset)
             offset = clock_offset(recent[:, 0], recent[:, 1], rate)
+            self.aligner.steer(rate, offset)
         clock = np.array([self.aligner.expected(d.fg_frame) for d in segment]) if offset is None else offset + rate * fg
         pull = CLOCK_PULL if offset is None else clock_pull(recent[:, 0], recent[:, 1], rate, offset)
         path, confidence = resolve(costs, lo, self.root, max_step, rate, clock, pull)
@@ -275,6 +279,18 @@ class Refiner:
                 break
             path, confidence = again, confidence_again
         return path, confidence
+
+    def _rate(self, known: np.ndarray, rate: float, offset: float) -> float:
+        """The clock's rate: from the decisions on the line bg = offset + rate * fg once there are enough of
+        them, else from where the pixels put the fg frames so far."""
+        decided = clock_rate(known[:, 0], known[:, 1], rate, offset)
+        if decided is not None:
+            return decided
+        fg, position, weight = np.array(self.minima, np.float64).reshape(-1, 3).T
+        nominal = float(self.bg_rate / self.fg_rate)
+        params = RateParams()
+        measured = fit_rate(fg, position, weight, rate, offset, nominal, params)
+        return measured.value if measured.drifts(nominal, params.significance) else rate
 
     def finish(self) -> list[Decision]:
         refined = self.flush()

@@ -67,8 +67,11 @@ MIN_SCORE = 0.6
 MIN_DETAIL = 0.25
 #: Luma standard deviation of a shrunk template (or small bg frame) below which it is treated as flat.
 FLAT_STD = 3.0
-#: Luma standard deviation of an fg edge row/column below which it is a bar and is cropped off.
+#: Luma standard deviation of an fg edge row/column below which it may be a bar (if also still and of the bar's
+#: tone: `content_box`) and is cropped off.
 EDGE_STD = 2.5
+#: Frames `content_box` looks at, at most (evenly spread over those given).
+BOX_FRAMES = 5
 #: A template picture (bars cropped) within this many px of bg's size, or over it by as many, is trimmed to this
 #: much less than bg (the blurred edges of letterbox bars around a picture as tall as bg).
 EDGE_SLACK = 4
@@ -318,28 +321,47 @@ class _Vote:
     ranked: list[tuple[float, int, int, int]]  # coarse (score, list position, cx, cy), best first
 
 
-def _line_std(block: np.ndarray, dim: int) -> np.ndarray:
-    """Luma standard deviation of each row (dim=1) or column (dim=0) of a float32 block."""
-    mean = cv2.reduce(block, dim, cv2.REDUCE_AVG).ravel()
-    square = cv2.reduce(cv2.multiply(block, block), dim, cv2.REDUCE_AVG).ravel()
-    return np.sqrt(np.maximum(square - mean * mean, 0))
+def _bar_run(means: np.ndarray, stds: np.ndarray) -> tuple[int, int]:
+    """How many lines at each end of a (frames, lines) profile are bar: uniform in every frame (std under
+    EDGE_STD), unchanged across frames and of the edge line's tone (within MASK_STILL): a bar is one still
+    colour, where dark or still picture content varies along the edge or over time."""
+    mean = means.mean(axis=0)
+    bar = (stds < EDGE_STD).all(axis=0) & (np.ptp(means, axis=0) <= MASK_STILL)
+    ends = []
+    for line in (bar, bar[::-1]):
+        tone = mean[0] if line is bar else mean[-1]
+        toned = line & (np.abs((mean if line is bar else mean[::-1]) - tone) <= MASK_STILL)
+        ends.append(int(np.argmin(toned)) if not toned.all() else len(toned))
+    return ends[0], ends[1]
 
 
-def content_box(luma: np.ndarray) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) of the picture left after dropping uniform rows/columns from the edges
-    ((0, 0, 0, 0) if nothing is left): fg's own bars (letterbox, pillarbox), which bg does not share."""
-    plane = luma.astype(np.float32)
-    box = (0, 0, luma.shape[1], luma.shape[0])
+def _profiles(planes: list[np.ndarray], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame, the luma mean and standard deviation of each row (dim=1) or column (dim=0)."""
+    stats = []
+    for block in planes:
+        mean = cv2.reduce(block, dim, cv2.REDUCE_AVG).ravel()
+        square = cv2.reduce(cv2.multiply(block, block), dim, cv2.REDUCE_AVG).ravel()
+        stats.append((mean, np.sqrt(np.maximum(square - mean * mean, 0))))
+    return np.array([m for m, _ in stats]), np.array([s for _, s in stats])
+
+
+def content_box(frames: Sequence[np.ndarray]) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of fg's picture inside its own bars (letterbox, pillarbox), which bg does not share,
+    from a few same-shape luma frames; (0, 0, 0, 0) if nothing is left. Only still, uniform, one-tone lines
+    along the edges are bars (`_bar_run`): a dark or still picture is compared whole."""
+    planes = [f.astype(np.float32) for f in frames[:: max(1, len(frames) // BOX_FRAMES)]]
+    height, width = planes[0].shape
+    box = (0, 0, width, height)
     for _ in range(3):  # rows then columns, until stable: pillarbox bars make edge rows look textured
         x0, y0, x1, y1 = box
-        rows = np.flatnonzero(_line_std(plane[y0:y1, x0:x1], 1) >= EDGE_STD)
-        if rows.size == 0:
+        top, bottom = _bar_run(*_profiles([p[y0:y1, x0:x1] for p in planes], 1))
+        if top >= y1 - y0:
             return 0, 0, 0, 0
-        y0, y1 = y0 + int(rows[0]), y0 + int(rows[-1]) + 1
-        cols = np.flatnonzero(_line_std(plane[y0:y1, x0:x1], 0) >= EDGE_STD)
-        if cols.size == 0:
+        y0, y1 = y0 + top, y1 - bottom
+        left, right = _bar_run(*_profiles([p[y0:y1, x0:x1] for p in planes], 0))
+        if left >= x1 - x0:
             return 0, 0, 0, 0
-        x0, x1 = x0 + int(cols[0]), x0 + int(cols[-1]) + 1
+        x0, x1 = x0 + left, x1 - right
         if (x0, y0, x1, y1) == box:
             break
         box = (x0, y0, x1, y1)
@@ -381,15 +403,18 @@ def make_templates(
 ) -> list[Template]:
     """Usable templates: flat edges cropped, big enough, textured, not larger than bg (small_w x small_h
     shrunk px), and not a near-duplicate of an earlier one."""
-    found = []
+    found: list[Template] = []
     for frame, index in zip(fg_frames, fg_indices):
         if frame.ndim != 2:
             raise ValueError(f"fg frame {index} is not a 2-D luma plane (shape {frame.shape})")
-        x0, y0, x1, y1 = content_box(frame)
-        x0, x1 = _trim(x0, x1, small_w * factor)
-        y0, y1 = _trim(y0, y1, small_h * factor)
-        if (x1 - x0) < 2 * factor or (y1 - y0) < 2 * factor:
-            continue
+    if not fg_frames:
+        return found
+    x0, y0, x1, y1 = content_box(fg_frames)
+    x0, x1 = _trim(x0, x1, small_w * factor)
+    y0, y1 = _trim(y0, y1, small_h * factor)
+    if (x1 - x0) < 2 * factor or (y1 - y0) < 2 * factor:
+        return found
+    for frame, index in zip(fg_frames, fg_indices):
         full = frame[y0:y1, x0:x1]
         small = shrink(full, factor)
         if small.shape[0] > small_h or small.shape[1] > small_w:

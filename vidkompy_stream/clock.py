@@ -1,0 +1,83 @@
+"""The clock's rate from the pixel evidence, with its uncertainty, from the first rows of motion on.
+
+fg and bg run on clocks of their own, so bg = offset + rate * fg (bg and fg in frames), up to the frames
+either stream dropped, repeated or cut. The evidence is where the pixels put each fg frame: the sub-frame
+position p of the minimum of its refine cost row (`cadence.subframe_minima`: a parabola through the minimum
+and its neighbours) with the parabola's curvature w as its weight. Near its minimum a row costs about
+C0 + w / 2 * (b - p)^2; if the costs carry noise of one scale T, p has variance T / w about the bg frame that
+shows fg's picture, and that frame lies within half a frame of the exact line (nearest-frame rounding,
+variance 1/12). So each row measures the line with variance 1/12 + T / w: sharp rows count for more, but
+never for more than whole-frame rounding allows, and flat rows (a dark or still scene) for little.
+
+`fit_rate` is weighted least squares with a Gaussian prior on the slope (the nominal rate, as wide as real
+drift: up to the PAL speed-up's 4.2 %), over the rows near the line, so a dropped frame or a cut does not
+bend it (e.g. Bishop 2006, "Pattern Recognition and Machine Learning", sec. 3.3, Bayesian linear regression).
+A 4 % drift moves bg by a frame a second at 25 fps: the rate is measured once a second or two of motion has
+been seen, where a fit over decisions alone needs far more of them to outweigh a prior held fixed. Most
+pairs do not drift at all, so the measured rate is taken only once it differs significantly from the
+nominal one (`Rate.drifts`).
+"""
+
+import dataclasses
+
+import numpy as np
+
+#: Variance (frames^2) of where the right bg frame lies about the exact line: nearest-frame rounding.
+ROUNDING_VARIANCE = 1.0 / 12.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RateParams:
+    """How the rate is fitted to the evidence."""
+
+    drift: float = 0.05  #: prior sd of the rate, relative to the nominal rate (PAL speed-up: 0.042)
+    tolerance: float = 1.5  #: bg frames: rows farther from the line are not used (a drop, a cut, a wrong minimum)
+    passes: int = 4  #: refits, each keeping the rows near the line found by the last
+    significance: float = 3.0  #: standard errors a measured rate must lie from the nominal one to be a drift
+
+
+@dataclasses.dataclass(frozen=True)
+class Rate:
+    """A measured rate (bg frames per fg frame), its standard error, and the rows it rests on."""
+
+    value: float
+    sd: float
+    rows: int
+
+    def drifts(self, nominal: float, significance: float) -> bool:
+        """Whether the evidence shows a drift: the rate lies `significance` standard errors from the nominal
+        one. Most pairs do not drift, so a drift must be shown before the clock follows it (a test of the
+        no-drift hypothesis, not a shrunk estimate that would tilt every clock a little)."""
+        return abs(self.value - nominal) > significance * self.sd
+
+
+def _slope(f: np.ndarray, p: np.ndarray, v: np.ndarray, prior: float, prior_var: float) -> tuple[float, float, float]:
+    """Weighted slope of p over f (v: inverse variances) with a Gaussian prior: (slope, its variance, the line's
+    value at f = 0). The variance is widened when the residuals are larger than the weights say."""
+    fm, pm = (v @ f) / v.sum(), (v @ p) / v.sum()
+    x, y = f - fm, p - pm
+    sxx, sxy = float(v @ (x * x)), float(v @ (x * y))
+    slope = (sxy + prior / prior_var) / (sxx + 1.0 / prior_var)
+    residual = y - slope * x
+    scale = max(1.0, float(v @ (residual * residual)) / max(1.0, len(f) - 2.0))
+    return slope, 1.0 / (sxx / scale + 1.0 / prior_var), pm - slope * fm
+
+
+def fit_rate(fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: float, offset: float, nominal: float,
+             params: RateParams = RateParams()) -> Rate:
+    """The rate of the line through the evidence rows near the line bg = offset + rate * fg (weight 0: no
+    evidence); with no rows near it, `rate` itself with the prior's uncertainty."""
+    keep = weight > 0
+    f, p, w = (np.asarray(a, np.float64)[keep] for a in (fg, position, weight))
+    prior_var = (params.drift * nominal) ** 2
+    found = Rate(rate, float(np.sqrt(prior_var)), 0)
+    if f.size < 2:
+        return found
+    v = 1.0 / (ROUNDING_VARIANCE * (1.0 + float(np.median(w)) / w))  # pixel noise at the median row: rounding's
+    for _ in range(params.passes):
+        near = np.abs(p - offset - rate * f) <= params.tolerance
+        if near.sum() < 2:
+            break
+        rate, variance, offset = _slope(f[near], p[near], v[near], nominal, prior_var)
+        found = Rate(rate, float(np.sqrt(variance)), int(near.sum()))
+    return found
