@@ -340,3 +340,46 @@ def test_refine_scale_finds_the_width_to_the_pixel(width: int, guess: int) -> No
     guess_x, guess_y = x + (width - guess) // 2, y + (height - height * guess // width) // 2  # same centre
     found, score = spatial.refine_scale([(picture, bg)], guess_x, guess_y, guess, 6)
     assert found == width and score > 0.95, (found, score)
+
+
+def test_content_box_crops_letterbox_bars(scene: Scene) -> None:
+    """28 px black bars inside the top and bottom of a decoded 320x226 fg: the box is the picture between
+    them (to a pixel: the encoder blurs the bars' inner edge)."""
+    fg = scene.fg(151, 67, 320, 226, bars=28)
+    x0, y0, x1, y1 = spatial.content_box(fg[:25])
+    assert (x0, x1) == (0, 320)
+    assert abs(y0 - 28) <= 1 and abs(y1 - (226 - 28)) <= 1, (y0, y1)
+
+
+def dark_frames(count: int = 10, h: int = 180, w: int = 320) -> list[np.ndarray]:
+    """A dark film scene: near-black (luma 16-18) everywhere but a dim lamp moving across the frame, whose
+    glow reaches the top rows in some frames; no bars."""
+    rng = np.random.default_rng(2)
+    frames = []
+    yy, xx = np.mgrid[0:h, 0:w]
+    for k in range(count):
+        cy, cx = 20 + 14 * k, 40 + 25 * k
+        glow = 60 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 18.0**2))
+        frames.append(np.clip(16 + glow + rng.normal(0, 0.6, (h, w)), 0, 255).astype(np.uint8))
+    return frames
+
+
+def test_content_box_compares_a_dark_picture_whole() -> None:
+    """Lines that are dark and uniform in one frame but not in others, not of one tone, or on one side only,
+    are picture: the box keeps (nearly) the whole frame, even from one frame, where a uniform-lines rule alone
+    keeps only the lamp."""
+    for frames in (dark_frames(), dark_frames()[:1]):
+        x0, y0, x1, y1 = spatial.content_box(frames)
+        assert (x1 - x0) * (y1 - y0) >= 0.95 * 320 * 180, (x0, y0, x1, y1)
+
+
+def test_content_box_keeps_bars_around_a_dark_picture() -> None:
+    """Black bars (luma 16, still) around the same dark picture are still bars; the picture is kept (but for
+    a few columns as flat and dark on both sides as bars would be)."""
+    frames = []
+    for frame in dark_frames():
+        boxed = np.full((180 + 2 * 22, 320), 16, np.uint8)
+        boxed[22:22 + 180] = np.maximum(frame, 24)  # the picture is never as black as the bars
+        frames.append(boxed)
+    x0, y0, x1, y1 = spatial.content_box(frames)
+    assert (y0, y1) == (22, 22 + 180) and x1 - x0 >= 0.9 * 320, (x0, y0, x1, y1)

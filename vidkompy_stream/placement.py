@@ -46,6 +46,7 @@ from .spatial import (
     Template,
     choose_factor,
     coarse_peak,
+    content_box,
     content_mask,
     fill_masked,
     locate_small,
@@ -186,6 +187,8 @@ class PlacementSearch:
         frames = [_luma(self.fg, ring.frame(k)) for k in picks]
         mask = content_mask(frames)
         if mask is not None:
+            x0, y0, x1, y1 = content_box(frames)
+            mask[:, :x0], mask[:, x1:], mask[:y0], mask[y1:] = True, True, True, True  # bars: cropped, not filled
             log.info("spatial search: %.0f%% of fg's picture stays dark and still: matching the rest",
                      100 * (1 - mask.mean()))
             frames = [fill_masked(frame, mask) for frame in frames]

@@ -72,6 +72,9 @@ FLAT_STD = 3.0
 EDGE_STD = 2.5
 #: Frames `content_box` looks at, at most (evenly spread over those given).
 BOX_FRAMES = 5
+#: Bars leave at least this share of fg's area: 2.39:1 film letterboxed in 4:3 keeps 56 %; less is a dark
+#: picture, compared whole.
+BOX_MIN_SHARE = 0.5
 #: A template picture (bars cropped) within this many px of bg's size, or over it by as many, is trimmed to this
 #: much less than bg (the blurred edges of letterbox bars around a picture as tall as bg).
 EDGE_SLACK = 4
@@ -321,18 +324,18 @@ class _Vote:
     ranked: list[tuple[float, int, int, int]]  # coarse (score, list position, cx, cy), best first
 
 
-def _bar_run(means: np.ndarray, stds: np.ndarray) -> tuple[int, int]:
+def _bar_run(means: np.ndarray, stds: np.ndarray) -> int:
     """How many lines at each end of a (frames, lines) profile are bar: uniform in every frame (std under
-    EDGE_STD), unchanged across frames and of the edge line's tone (within MASK_STILL): a bar is one still
-    colour, where dark or still picture content varies along the edge or over time."""
+    EDGE_STD), unchanged across frames and of the edge line's tone (within MASK_STILL), and as many at both
+    ends (letterbox and pillarbox bars centre the picture): a bar is one still colour on both sides, where dark
+    or still picture content varies along the edge, over time, or from one side to the other."""
     mean = means.mean(axis=0)
     bar = (stds < EDGE_STD).all(axis=0) & (np.ptp(means, axis=0) <= MASK_STILL)
-    ends = []
-    for line in (bar, bar[::-1]):
-        tone = mean[0] if line is bar else mean[-1]
-        toned = line & (np.abs((mean if line is bar else mean[::-1]) - tone) <= MASK_STILL)
-        ends.append(int(np.argmin(toned)) if not toned.all() else len(toned))
-    return ends[0], ends[1]
+    runs = []
+    for line, tone in ((bar, mean), (bar[::-1], mean[::-1])):
+        toned = line & (np.abs(tone - tone[0]) <= MASK_STILL)
+        runs.append(len(toned) if toned.all() else int(np.argmin(toned)))
+    return min(runs)
 
 
 def _profiles(planes: list[np.ndarray], dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -348,24 +351,26 @@ def _profiles(planes: list[np.ndarray], dim: int) -> tuple[np.ndarray, np.ndarra
 def content_box(frames: Sequence[np.ndarray]) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1) of fg's picture inside its own bars (letterbox, pillarbox), which bg does not share,
     from a few same-shape luma frames; (0, 0, 0, 0) if nothing is left. Only still, uniform, one-tone lines
-    along the edges are bars (`_bar_run`): a dark or still picture is compared whole."""
+    along the edges are bars (`_bar_run`), and they leave at least BOX_MIN_SHARE of the frame: a dark or still
+    picture is compared whole."""
     planes = [f.astype(np.float32) for f in frames[:: max(1, len(frames) // BOX_FRAMES)]]
     height, width = planes[0].shape
     box = (0, 0, width, height)
     for _ in range(3):  # rows then columns, until stable: pillarbox bars make edge rows look textured
         x0, y0, x1, y1 = box
-        top, bottom = _bar_run(*_profiles([p[y0:y1, x0:x1] for p in planes], 1))
-        if top >= y1 - y0:
+        bars = _bar_run(*_profiles([p[y0:y1, x0:x1] for p in planes], 1))
+        if 2 * bars >= y1 - y0:
             return 0, 0, 0, 0
-        y0, y1 = y0 + top, y1 - bottom
-        left, right = _bar_run(*_profiles([p[y0:y1, x0:x1] for p in planes], 0))
-        if left >= x1 - x0:
+        y0, y1 = y0 + bars, y1 - bars
+        bars = _bar_run(*_profiles([p[y0:y1, x0:x1] for p in planes], 0))
+        if 2 * bars >= x1 - x0:
             return 0, 0, 0, 0
-        x0, x1 = x0 + left, x1 - right
+        x0, x1 = x0 + bars, x1 - bars
         if (x0, y0, x1, y1) == box:
             break
         box = (x0, y0, x1, y1)
-    return box
+    x0, y0, x1, y1 = box
+    return box if (x1 - x0) * (y1 - y0) >= BOX_MIN_SHARE * width * height else (0, 0, width, height)
 
 
 def content_mask(frames: Sequence[np.ndarray]) -> np.ndarray | None:
