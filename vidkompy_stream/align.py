@@ -21,9 +21,10 @@ from .dtw import DTWAligner, default_max_step
 from .tunnel import TunnelAligner
 from .errors import VidkompyError
 from .fingerprint import Fingerprinter, FingerprintStore, costs
-from .kernels.similarity import thumb_features
+from .kernels.similarity import FLAT_THUMB, thumb_features
 from .framering import FrameRing
 from .mapping import Decision
+from .reacquire import ForwardScan, LockParams, LockWatch
 from .refine import Level, Refiner
 from .spatial import EDGE_SLACK, content_box, content_mask, fill_masked, shrink
 from .y4m import Y4MFormat
@@ -94,7 +95,8 @@ class AlignedTiming:
     """Decisions for fg frames as the aligner commits them: `feed(i)` after fg frame i is in the fg ring."""
 
     def __init__(self, fg: Y4MFormat, bg: Y4MFormat, position: tuple[int, int], start: int, lookahead: int,
-                 level: Level | None, fg_ring: FrameRing, bg_ring: FrameRing, engine: str = "dtw") -> None:
+                 level: Level | None, fg_ring: FrameRing, bg_ring: FrameRing, engine: str = "dtw",
+                 search_seconds: float = 30.0) -> None:
         x, y = position
         self.fg, self.bg = fg, bg
         x0, y0, x1, y1 = (0, 0, 0, 0)
@@ -133,6 +135,11 @@ class AlignedTiming:
                         if level else None)
         self.log_every = max(1, math.ceil(RATE_LOG_SECONDS * fg.rate))
         self.bg_short = False  # warned that bg ended before fg
+        # re-acquisition after an edit (dtw only): lost within the lookahead, before any frame after it is decided
+        self.watch_params = LockParams(patience=max(2, min(LockParams.patience, lookahead - 1)))
+        self.watch = LockWatch(self.watch_params) if isinstance(self.aligner, DTWAligner) else None
+        self.lost: tuple[int, int] | None = None  # fg frames of a lost run, searched for at the next feed
+        self.search_frames = math.ceil(search_seconds * bg.rate)
         log.debug("aligner: %s, lookahead %d fg frames, band %d bg frames, max step %d, start at bg "
                   "frame %d", engine, lookahead, self.aligner.band, self.aligner.max_step, start)
 
@@ -154,24 +161,93 @@ class AlignedTiming:
 
     def feed(self, index: int) -> list[Decision]:
         """Take fg frame `index` (held in the fg ring); return the decisions that became final."""
+        decisions = self._resume() if self.lost is not None else []
         small = self._shrink(self.fg.plane_views(self.fg_ring.frame(index))[0][self.fg_box])
         self.fg_small[index] = small
         self.fingerprint(small, self.fg_prints, index)
-        lo, hi = self.aligner.window(index)
-        released = self._release_point()
-        self.bg_ring.release_before(released)
-        for old in [k for k in self.bg_small if k < released]:
-            del self.bg_small[old]
-        self._read_bg(hi)
-        decisions = self.aligner.push(index, costs(self.fg_prints, index, self.bg_prints, lo, hi, self.costs))
-        if self.refiner is not None:
-            decisions = self.refiner.add(decisions)
-        self._done(decisions)
+        decisions += self._push(index)
         if index % self.log_every == 0 and index:
             rate = self.aligner.rate_estimate
             log.debug("aligner: fg frame %d, %.5f bg frames per fg frame (nominal %.5f, bg clock %+.3f%%)", index,
                       rate, self.nominal, (rate / self.nominal - 1) * 100)
         return decisions
+
+    def _push(self, index: int) -> list[Decision]:
+        """Cost fg frame `index` (fingerprinted) over its window and push it; the decisions that became final,
+        and those before a lost run once lock is lost (`reacquire`)."""
+        lo, hi = self.aligner.window(index)
+        self._release(self._release_point())
+        self._read_bg(hi)
+        row = costs(self.fg_prints, index, self.bg_prints, lo, hi, self.costs)
+        decisions = self.aligner.push(index, row)
+        if self.refiner is not None:
+            decisions = self.refiner.add(decisions)
+        flat = bool(self.fg_prints.flags[index % self.fg_prints.capacity] & FLAT_THUMB)
+        first = self.watch.update(index, float(row.min()), flat) if self.watch is not None else None
+        if first is not None:
+            decisions += self._lose(first, index)
+        self._done(decisions)
+        return decisions
+
+    def _release(self, point: int) -> None:
+        """Drop the bg frames and their shrunk crops before `point`."""
+        self.bg_ring.release_before(point)
+        for old in [k for k in self.bg_small if k < point]:
+            del self.bg_small[old]
+
+    def _lose(self, first: int, last: int) -> list[Decision]:
+        """Lock was lost from fg frame `first` on: decide the frames before it; the search waits for the next
+        feed (the decisions returned now still need their bg frames)."""
+        assert isinstance(self.aligner, DTWAligner)
+        settled = self.aligner.settle(first)
+        if self.refiner is not None:
+            settled = self.refiner.add(settled) + self.refiner.flush()
+        self.lost = (first, last)
+        return settled
+
+    def _resume(self) -> list[Decision]:
+        """Find where the lost fg frames go on in bg, restart the aligner there and push them again."""
+        assert self.lost is not None and isinstance(self.aligner, DTWAligner)
+        first, last = self.lost
+        self.lost = None
+        found, score = self._scan(first, last)
+        if found is None or score > self.watch_params.lost_cost:
+            found = max(self.bg_ring.start, round(self.aligner.expected(first)))
+            log.warning("fg frame %d: fg's picture is no longer where its clock puts it in bg, and not found "
+                        "again in the next %d bg frames (best match %.2f): following the clock from bg frame %d",
+                        first, self.search_frames, 1.0 - score, found)
+            self.watch = None
+        else:
+            log.info("fg frame %d: fg's picture left the bg frames its clock expects (an edit in fg, or a jump in "
+                     "bg); found again at bg frame %d (match %.2f)", first, found, 1.0 - score)
+        self.aligner.restart(first, found)
+        if self.refiner is not None:
+            self.refiner.restart()
+        return [d for index in range(first, last + 1) for d in self._push(index)]
+
+    def _scan(self, first: int, last: int) -> tuple[int | None, float]:
+        """Read bg forward from the lost band to search_frames past where the clock puts fg frame `first`, scoring
+        each bg frame as the start of fg frames first..last (`reacquire.ForwardScan`); the bg frame found (or the
+        best seen) and its score."""
+        rate = self.aligner.rate_estimate
+        span = [round(rate * k) for k in range(last - first + 1)]
+        scan = ForwardScan(self.watch_params.lost_cost, span[-1] + 1)
+        one = np.empty(1, np.float32)
+        j = max(self.bg_ring.start, self.aligner.release_point())
+        stop = round(self.aligner.expected(first)) + self.search_frames + scan.confirm + 1
+        while j < stop:
+            end = j + span[-1] + 1
+            self._release(max(self.bg_ring.start, end - self.bg_ring.capacity + 1))
+            self._read_bg(end)
+            if self.next_bg < end:
+                break  # bg has ended
+            score = sum(float(costs(self.fg_prints, first + k, self.bg_prints, j + s, j + s + 1, one)[0])
+                        for k, s in enumerate(span)) / len(span)
+            found = scan.offer(j, score)
+            if found is not None:
+                return found, scan.best
+            j += 1
+        return scan.best_frame, scan.best
 
     def _read_bg(self, end: int) -> None:
         """Read, shrink and fingerprint bg up to frame `end` (exclusive) or bg's end."""
@@ -202,11 +278,12 @@ class AlignedTiming:
 
     def finish(self) -> list[Decision]:
         """fg has ended: the remaining decisions."""
+        resumed = self._resume() if self.lost is not None else []
         decisions = self.aligner.finish()
         if self.refiner is not None:
             decisions = self.refiner.add(decisions) + self.refiner.finish()
         self._done(decisions)
-        return decisions
+        return resumed + decisions
 
     def _release_point(self) -> int:
         point = self.aligner.release_point()

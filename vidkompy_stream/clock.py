@@ -53,13 +53,20 @@ class Rate:
 
 def _slope(f: np.ndarray, p: np.ndarray, v: np.ndarray, prior: float, prior_var: float) -> tuple[float, float, float]:
     """Weighted slope of p over f (v: inverse variances) with a Gaussian prior: (slope, its variance, the line's
-    value at f = 0). The variance is widened when the residuals are larger than the weights say."""
+    value at f = 0). The variance is widened when the residuals are larger than the weights say, and when they
+    are correlated from row to row (a cadence's sawtooth, a slow wobble: fewer independent rows than rows),
+    by the AR(1) factor (1 + r) / (1 - r) of their lag-one correlation r (Bretherton et al. 1999, "The
+    effective number of spatial degrees of freedom of a time-varying field", J. Climate 12)."""
     fm, pm = (v @ f) / v.sum(), (v @ p) / v.sum()
     x, y = f - fm, p - pm
     sxx, sxy = float(v @ (x * x)), float(v @ (x * y))
     slope = (sxy + prior / prior_var) / (sxx + 1.0 / prior_var)
     residual = y - slope * x
     scale = max(1.0, float(v @ (residual * residual)) / max(1.0, len(f) - 2.0))
+    centred = residual - residual.mean()
+    power = float(centred @ centred)
+    r = float(centred[1:] @ centred[:-1]) / power if power > 0 else 0.0
+    scale *= min(max(1.0, (1.0 + r) / max(1.0 - r, 1e-9)), len(f) / 2.0)
     return slope, 1.0 / (sxx / scale + 1.0 / prior_var), pm - slope * fm
 
 

@@ -140,6 +140,7 @@ class BandAligner:
         self.lookahead = int(lookahead)
         self.rate_penalty, self.penalty_cap = float(rate_penalty), float(penalty_cap)
         self.clock = ClockTracker(rate, start)
+        self.clock_nominal = float(rate)
 
     @property
     def rate_estimate(self) -> float:
@@ -240,6 +241,32 @@ class DTWAligner(BandAligner):
               self.max_step, self._path, self._margin, n)
         path, margin = self._path[:n].copy(), self._margin[:n].copy()
         return [self._commit(self._first, int(b), float(m)) for b, m in zip(path, margin, strict=True)]
+
+    def settle(self, fg_index: int) -> list[Decision]:
+        """Commit the pending fg frames before fg_index along the best path to the last of them (as finish()
+        does for all): what was decided before lock was lost."""
+        if self._window is not None or not self._first <= fg_index <= self._next:
+            raise ValueError(f"settle({fg_index}) outside the pending fg frames {self._first}..{self._next - 1}")
+        n = fg_index - self._first
+        if n == 0:
+            return []
+        solve(self._cost, self._acc, self._back, self._togo, self._lo, self._first, fg_index - 1, self._root,
+              self.max_step, self._path, self._margin, n)
+        path, margin = self._path[:n].copy(), self._margin[:n].copy()
+        return [self._commit(self._first, int(b), float(m)) for b, m in zip(path, margin, strict=True)]
+
+    def restart(self, fg_index: int, start: int) -> None:
+        """Begin again at fg frame fg_index over about bg frame `start` (after settle(fg_index)): the pending
+        rows are dropped, the clock keeps its rate and moves to `start`, the path begins anywhere in the new
+        band but never below the last bg frame committed (the output stays monotone)."""
+        if self._window is not None or fg_index != self._first:
+            raise ValueError(f"restart({fg_index}) must follow settle({fg_index})")
+        floor = max(self._root, 0)
+        rate = self.clock.rate
+        self.clock = ClockTracker(rate, start - rate * fg_index)
+        self.clock.nominal = self.clock_nominal
+        self._next, self._root = fg_index, -1
+        self._next_lo = self._lo0 = max(floor, int(start) - self.band // 2)
 
     def release_point(self) -> int:
         """Lowest bg frame any future window() or decision can refer to."""

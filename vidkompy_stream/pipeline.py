@@ -239,7 +239,8 @@ def run(opts: Options, exe: str) -> Summary:
                 log.warning("no --offset: fg is aligned from bg's start (give --offset if fg starts later)")
             start = found.start if found else 0
             audio_offset = float(found.offset) if found else 0.0
-            timing = AlignedTiming(fgf, bgf, position, start, lookahead, level, fg_ring, bg_ring, opts.engine)
+            timing = AlignedTiming(fgf, bgf, position, start, lookahead, level, fg_ring, bg_ring, opts.engine,
+                                   float(opts.search_seconds))
         else:
             assert first is not None
             audio_offset = float(given.offset) if isinstance(given, OffsetTiming) else first.bg_frame / float(bgf.rate)

@@ -26,6 +26,7 @@ import collections
 import dataclasses
 import logging
 import math
+import sys
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Protocol
@@ -190,14 +191,16 @@ class Refiner:
         self.next_refit = 0
         self.bg_vectors: dict[int, np.ndarray | None] = {}
         self.root = -1  # bg frame of the last decision output
+        self.floor = 0  # no decision below this bg frame (the last one output before a restart)
         self.low: list[int] = []  # fg frames of the current low-confidence run
         self.low_frames = 0
 
     def release_point(self) -> int:
         """Lowest bg frame a pending or later decision can use: nothing below the last frame output, nor
-        below the oldest pending candidate."""
+        below the oldest pending candidate; with neither (nothing output since a start), no bound of its own
+        (sys.maxsize): the aligner's decisions to come bound it."""
         points = ([self.root] if self.root >= 0 else []) + [d.bg_frame - self.level.radius for d in self.pending[:1]]
-        return max(0, min(points)) if points else 0
+        return max(self.floor, min(points)) if points else sys.maxsize
 
     def add(self, decisions: list[Decision]) -> list[Decision]:
         """Queue the aligner's decisions; return a refined segment when one is complete."""
@@ -212,7 +215,7 @@ class Refiner:
             return []
         segment, self.pending = self.pending, []
         r = self.level.radius
-        lo = np.maximum(0, np.array([d.bg_frame - r for d in segment], np.int64))
+        lo = np.maximum(self.floor, np.array([d.bg_frame - r for d in segment], np.int64))
         lo = np.maximum.accumulate(lo)
         width = 2 * r + 1
         costs = np.full((len(segment), width), np.inf)
@@ -279,6 +282,16 @@ class Refiner:
                 break
             path, confidence = again, confidence_again
         return path, confidence
+
+    def restart(self) -> None:
+        """Begin a new stretch after the aligner lost bg and found it again: the clock, its evidence and the
+        cadence are forgotten, and the next segment starts anywhere at or after the last bg frame output."""
+        if self.pending:
+            raise ValueError("restart() with decisions pending: flush() them first")
+        self.floor, self.root = max(self.root, 0), -1
+        self.history.clear()
+        self.minima.clear()
+        self.cadence, self.next_refit = None, 0
 
     def _rate(self, known: np.ndarray, rate: float, offset: float) -> float:
         """The clock's rate: from the decisions on the line bg = offset + rate * fg once there are enough of
