@@ -203,3 +203,35 @@ def test_a_weak_fit_elsewhere_is_outclassed_by_a_struck_partial_match() -> None:
     assert not outclassed(at(346, 221, 0.98 - OUTCLASSED + 0.01), struck)
     assert not outclassed(at(321 + OUTCLASSED_PX, 181, 0.612), struck)
     assert not outclassed(at(346, 221, 0.612), None)
+
+
+def test_fg_started_before_bg(ffmpeg_exe: str, run_tool: RunTool, media: dict[str, Path], tmp_path: Path) -> None:
+    """bg is the scene from 2 s on, fg from 0 s: fg's first second is nowhere in bg. The search looks for its
+    later seconds at bg's start (both files read again); fg's first 2 s go over bg frame 0, said once; the rest
+    over the right bg frame."""
+    late = media["folder"] / "bg_late.mp4"
+    if not late.exists():
+        ffmpeg_run(ffmpeg_exe, "-i", str(media["scene"]), "-vf", "trim=start=2,setpts=PTS-STARTPTS", "-c:v",
+                   "libx264", "-preset", "ultrafast", "-crf", "34", str(late))
+    rect = (120, 64, 200, 120)
+    fg = make_fg(ffmpeg_exe, media["scene"], media["folder"], 0.0, rect)
+    done = run_tool(["--fg", str(fg), "--bg", str(late), "--map-out", "map.csv", "-o", "out.mp4"])
+    log = done.stderr.decode()
+    assert done.returncode == 0, log
+    assert log.count("fg starts 2.00 s before bg: its first 50 frames are shown over bg frame 0") == 1, log
+    _, rows = read_map(tmp_path / "map.csv")
+    assert len(rows) == 75 and all(row[2:] == [rect[0], rect[1]] for row in rows)
+    wrong = [(row[0], row[1]) for row in rows if row[1] != max(0, expected_bg(row[0], -2.0))]
+    assert not wrong, f"fg frames over the wrong bg frame (fg, bg): {wrong[:5]}"
+
+
+def test_fg_not_in_bg_is_still_not_found_after_looking_at_later_seconds(ffmpeg_exe: str, run_tool: RunTool,
+                                                                        media: dict[str, Path],
+                                                                        tmp_path: Path) -> None:
+    """Looking for fg's later seconds at bg's start does not turn a wrong bg into a match: one error line, no
+    output."""
+    fg = make_fg(ffmpeg_exe, media["scene"], media["folder"], 1.0, (101, 57, 240, 136))
+    done = run_tool(["--fg", str(fg), "--bg", str(media["other"]), "-o", "out.mp4"])
+    assert done.returncode == 1
+    assert done.stderr.decode().strip().splitlines()[-1].startswith("vidkompy-stream: error: fg not found in bg")
+    assert not (tmp_path / "out.mp4").exists()

@@ -96,7 +96,9 @@ class AlignedTiming:
 
     def __init__(self, fg: Y4MFormat, bg: Y4MFormat, position: tuple[int, int], start: int, lookahead: int,
                  level: Level | None, fg_ring: FrameRing, bg_ring: FrameRing, engine: str = "dtw",
-                 search_seconds: float = 30.0) -> None:
+                 search_seconds: float = 30.0, first: int = 0) -> None:
+        """start: bg frame of fg frame `first`, the first fg frame inside bg (those before it precede bg's first
+        frame: fg was started earlier; they are shown over bg frame 0, as nothing nearer exists)."""
         x, y = position
         self.fg, self.bg = fg, bg
         x0, y0, x1, y1 = (0, 0, 0, 0)
@@ -140,6 +142,12 @@ class AlignedTiming:
         self.watch = LockWatch(self.watch_params) if isinstance(self.aligner, DTWAligner) else None
         self.lost: tuple[int, int] | None = None  # fg frames of a lost run, searched for at the next feed
         self.search_frames = math.ceil(search_seconds * bg.rate)
+        self.first = first if isinstance(self.aligner, DTWAligner) else 0
+        if self.first:
+            assert isinstance(self.aligner, DTWAligner)
+            self.aligner.restart(self.first, max(0, start))
+            log.info("fg starts %.2f s before bg: its first %d frames are shown over bg frame 0", first / fg.rate,
+                     first)
         log.debug("aligner: %s, lookahead %d fg frames, band %d bg frames, max step %d, start at bg "
                   "frame %d", engine, lookahead, self.aligner.band, self.aligner.max_step, start)
 
@@ -161,6 +169,8 @@ class AlignedTiming:
 
     def feed(self, index: int) -> list[Decision]:
         """Take fg frame `index` (held in the fg ring); return the decisions that became final."""
+        if index < self.first:
+            return [Decision(index, 0, 0.0)]
         decisions = self._resume() if self.lost is not None else []
         small = self._shrink(self.fg.plane_views(self.fg_ring.frame(index))[0][self.fg_box])
         self.fg_small[index] = small

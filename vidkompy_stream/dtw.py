@@ -256,11 +256,14 @@ class DTWAligner(BandAligner):
         return [self._commit(self._first, int(b), float(m)) for b, m in zip(path, margin, strict=True)]
 
     def restart(self, fg_index: int, start: int) -> None:
-        """Begin again at fg frame fg_index over about bg frame `start` (after settle(fg_index)): the pending
-        rows are dropped, the clock keeps its rate and moves to `start`, the path begins anywhere in the new
-        band but never below the last bg frame committed (the output stays monotone)."""
-        if self._window is not None or fg_index != self._first:
+        """Begin again at fg frame fg_index over about bg frame `start` (after settle(fg_index), or before any
+        row was pushed: fg's first frames precede bg): the pending rows are dropped, the clock keeps its rate and
+        moves to `start`, the path begins anywhere in the new band but never below the last bg frame committed
+        (the output stays monotone)."""
+        fresh = self._next == self._first <= fg_index
+        if self._window is not None or (fg_index != self._first and not fresh):
             raise ValueError(f"restart({fg_index}) must follow settle({fg_index})")
+        self._first = fg_index
         floor = max(self._root, 0)
         rate = self.clock.rate
         self.clock = ClockTracker(rate, start - rate * fg_index)

@@ -19,3 +19,7 @@ class Y4MError(VidkompyError):
 
 class InputDamaged(VidkompyError):
     """An input ended in damaged data; raised only after the output, made from its valid part, is complete."""
+
+
+class NotFound(VidkompyError):
+    """The spatial search did not find fg in the part of bg it searched."""

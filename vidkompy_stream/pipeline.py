@@ -9,6 +9,8 @@ copied into the output buffer and fg is pasted over it. Memory is a few frame bu
 import contextlib
 import dataclasses
 import logging
+import math
+import os
 import sys
 import time
 from fractions import Fraction
@@ -19,7 +21,7 @@ from tqdm import tqdm
 
 from .align import AlignedTiming, bg_frames_needed, fg_frames_needed, preload_kernels
 from .composite import Compositor
-from .errors import VidkompyError
+from .errors import NotFound, VidkompyError
 from .framering import FrameRing
 from .inputs import Source, open_source, report_damage
 from .layout import LayoutConverter
@@ -27,10 +29,10 @@ from .mapping import Decision, MappingWriter, read_mapping
 from .options import Options
 from .refine import LEVELS
 from .scaling import ReplayReader, ScaledReader, scaled_format
-from .placement import AUTO_SCALES, Found, PlacementSearch, fg_ring_capacity
+from .placement import AUTO_SCALES, LEAD_SECONDS, TEMPLATE_SECONDS, Found, PlacementSearch, fg_ring_capacity
 from .outputs import AudioSource, EncoderSettings, EncoderSink, Sink, Y4MSink
 from .processes import ChildGroup, threads_each
-from .timing import MapTiming, OffsetTiming
+from .timing import MapTiming, OffsetTiming, nearest_bg_frame
 from .y4m import Y4MFormat
 
 log = logging.getLogger(__name__)
@@ -152,12 +154,13 @@ def _scaled(fg: Source, scale: Fraction, why: str) -> Source:
     return dataclasses.replace(fg, reader=ScaledReader(fg.reader, fmt))
 
 
-def _search(opts: Options, fg_ring: FrameRing, bg: Source, fgf: Y4MFormat, bg_frames: int) -> tuple[Found, FrameRing]:
-    """Find fg in bg (reading both); the bg ring returned (at least `bg_frames` long) holds the frames
-    from about the found start on."""
+def _scan(opts: Options, fg_ring: FrameRing, bg: Source, fgf: Y4MFormat, bg_frames: int, seconds: Fraction,
+          first: int = 0) -> tuple[Found, FrameRing]:
+    """Find fg in bg's first `seconds` (reading both), with templates from fg frame `first` on; the bg ring
+    returned (at least `bg_frames` long) holds the frames from about the found start on."""
     scales = AUTO_SCALES if opts.scale is None else (Fraction(1),)
-    search = PlacementSearch(fgf, bg.reader.format, opts.search_seconds, opts.force, scales)
-    search.take_templates(fg_ring)
+    search = PlacementSearch(fgf, bg.reader.format, seconds, opts.force, scales)
+    search.take_templates(fg_ring, first)
     bg_ring = FrameRing(bg.reader, max(search.bg_window, bg_frames))
     found = search.scan(bg_ring)
     p = found.placement
@@ -167,6 +170,73 @@ def _search(opts: Options, fg_ring: FrameRing, bg: Source, fgf: Y4MFormat, bg_fr
     log.debug("search read %d bg frames in %.2f s (%.2f s of it matching)", found.bg_frames_read, found.seconds,
               found.work)
     return found, bg_ring
+
+
+class Inputs:
+    """fg and bg as opened for a run, reopened from their start when the search must look again."""
+
+    def __init__(self, opts: Options, exe: str, group: ChildGroup, stack: contextlib.ExitStack) -> None:
+        self.opts, self.exe, self.group, self.stack = opts, exe, group, stack
+        self.fg = self.open("fg", opts.fg)
+        self.bg = self.open("bg", opts.bg)
+
+    def open(self, role: str, spec: str | None) -> Source:
+        assert spec is not None
+        source = open_source(role, spec, self.exe, self.opts.pix_fmt, self.group)
+        self.stack.callback(source.close)
+        if role == "fg" and self.opts.scale is not None and self.opts.scale != 1:
+            source = _scaled(source, self.opts.scale, "--scale")
+        return source
+
+    @property
+    def reopenable(self) -> bool:
+        """Both are files (not pipes or stdin): they can be read again from their start."""
+        return all(os.path.isfile(s.spec) for s in (self.fg, self.bg))
+
+    def reopen(self, role: str) -> Source:
+        old = self.fg if role == "fg" else self.bg
+        if old.child is not None:
+            old.child.stop()
+        old.close()
+        new = self.open(role, old.spec)
+        setattr(self, role, new)
+        return new
+
+
+def _search(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int) -> tuple[Found, FrameRing, FrameRing]:
+    """Find fg in bg: the placement, and the fg and bg rings to go on from. When fg's first second is not in
+    bg and both are files, fg may have started before bg: templates from each later second of fg, up to
+    LEAD_SECONDS, are looked for at bg's start (both files read again), and then fg is read from its start."""
+    fgf = inputs.fg.reader.format
+    capacity = max(fg_ring_capacity(fgf), fg_frames)
+    fg_ring = FrameRing(inputs.fg.reader, capacity)
+    try:
+        found, bg_ring = _scan(opts, fg_ring, inputs.bg, fgf, bg_frames, opts.search_seconds)
+        return found, fg_ring, bg_ring
+    except NotFound as exc:
+        if opts.scale is None or not inputs.reopenable:
+            raise
+        failure = exc
+    log.info("fg not found from its start: looking for fg's later seconds at bg's start (fg started first?)")
+    for lead in range(1, LEAD_SECONDS + 1):
+        log.debug("search: fg from %d s on, at bg's start", lead)
+        fg_ring = FrameRing(inputs.reopen("fg").reader, capacity)
+        bg = inputs.reopen("bg")
+        try:
+            found, bg_ring = _scan(opts, fg_ring, bg, fgf, bg_frames, lead + 2 * TEMPLATE_SECONDS,
+                                   math.ceil(lead * fgf.rate))
+        except NotFound:
+            continue
+        except VidkompyError:
+            break  # nothing usable in fg from there on (it ends, or is flat)
+        if found.offset < 0:
+            return found, FrameRing(inputs.reopen("fg").reader, capacity), bg_ring
+    raise failure
+
+
+def _inside_bg(offset: Fraction, fg_rate: Fraction, bg_rate: Fraction) -> int:
+    """The first fg frame whose nearest bg frame (bg time = fg time + offset) is bg frame 0 or later."""
+    return max(0, math.ceil((-offset - Fraction(1, 2) / bg_rate) * fg_rate))
 
 
 def _placement_comment(found: Found) -> str:
@@ -196,12 +266,8 @@ def run(opts: Options, exe: str) -> Summary:
     if opts.offset is None and opts.map_in is None:
         preload_kernels()
     with ChildGroup() as group, contextlib.ExitStack() as stack:
-        fg = open_source("fg", opts.fg, exe, opts.pix_fmt, group)
-        stack.callback(fg.close)
-        if opts.scale is not None and opts.scale != 1:
-            fg = _scaled(fg, opts.scale, "--scale")
-        bg = open_source("bg", opts.bg, exe, opts.pix_fmt, group)
-        stack.callback(bg.close)
+        inputs = Inputs(opts, exe, group, stack)
+        fg, bg = inputs.fg, inputs.bg
         fgf, bgf = fg.reader.format, bg.reader.format
         log.info("fg %s @ %s fps (%s), bg %s @ %s fps (%s)", fgf.size_text, fgf.rate_text, fg.spec,
                  bgf.size_text, bgf.rate_text, bg.spec)
@@ -220,8 +286,8 @@ def run(opts: Options, exe: str) -> Summary:
         bg_frames = bg_frames_needed(fgf, bgf, lookahead, level) if given is None else 1
         found = None
         if position is None:
-            fg_ring = FrameRing(fg.reader, max(fg_ring_capacity(fgf), fg_frames))
-            found, bg_ring = _search(opts, fg_ring, bg, fgf, bg_frames)
+            found, fg_ring, bg_ring = _search(opts, inputs, fg_frames, bg_frames)
+            fg, bg = inputs.fg, inputs.bg
             position = (found.placement.x, found.placement.y)
             if opts.scale is None:
                 scale = found.scale
@@ -239,8 +305,11 @@ def run(opts: Options, exe: str) -> Summary:
                 log.warning("no --offset: fg is aligned from bg's start (give --offset if fg starts later)")
             start = found.start if found else 0
             audio_offset = float(found.offset) if found else 0.0
+            lead = _inside_bg(found.offset, fgf.rate, bgf.rate) if found else 0
+            if found and lead:
+                start = nearest_bg_frame(lead, fgf.rate, bgf.rate, found.offset)
             timing = AlignedTiming(fgf, bgf, position, start, lookahead, level, fg_ring, bg_ring, opts.engine,
-                                   float(opts.search_seconds))
+                                   float(opts.search_seconds), lead)
         else:
             assert first is not None
             audio_offset = float(given.offset) if isinstance(given, OffsetTiming) else first.bg_frame / float(bgf.rate)

@@ -36,7 +36,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from .errors import VidkompyError
+from .errors import NotFound, VidkompyError
 from .framering import FrameRing
 from .scaling import scaled_format
 from .spatial import (
@@ -65,6 +65,9 @@ TEMPLATES = 6
 TEMPLATE_SECONDS = Fraction(1)
 #: fg frames held while its opening is flat (black, a fade) before giving up on finding a picture.
 MAX_FLAT_SECONDS = 5
+#: fg may have started up to this many seconds before bg (the recordings were started in either order): when
+#: fg's first second is not found, each later second of it is looked for at bg's start (files only).
+LEAD_SECONDS = 5
 #: bg frames scored against the templates per second of bg while tracking, and templates tracked.
 TRACK_FPS = 10
 TRACK_TEMPLATES = 3
@@ -168,15 +171,18 @@ class PlacementSearch:
         self.started = 0.0
         self.work = 0.0
 
-    def take_templates(self, ring: FrameRing) -> None:
-        """Read fg until TEMPLATES frames spread over a second of picture are held, and prepare them.
+    def take_templates(self, ring: FrameRing, first: int = 0) -> None:
+        """Read fg until TEMPLATES frames spread over a second of picture from fg frame `first` on are held,
+        and prepare them (fg frames before `first` are read and dropped: a search for fg that started before
+        bg, on a reopened fg).
 
         Flat opening frames (black, a fade) are read and held (they are output later) but not used."""
         self.started = time.monotonic()
         every = max(1, round(TEMPLATE_SECONDS * self.fg.rate / TEMPLATES))
-        flat_limit = math.ceil(MAX_FLAT_SECONDS * self.fg.rate)
+        flat_limit = first + math.ceil(MAX_FLAT_SECONDS * self.fg.rate)
         picks: list[int] = []
-        i = 0
+        ring.release_before(first)
+        i = first
         while len(picks) < TEMPLATES and (picks or i <= flat_limit) and ring.fill_to(i):
             if (picks and (i - picks[0]) % every == 0) or (not picks and self._has_picture(ring, i)):
                 picks.append(i)
@@ -347,18 +353,18 @@ class PlacementSearch:
                   found.agreeing, found.templates, found.order)
         return found
 
-    def _not_found(self, best: Placement | None, last: int, coarse: float) -> VidkompyError:
+    def _not_found(self, best: Placement | None, last: int, coarse: float) -> NotFound:
         where = f"searched bg's first {(last + 1) / float(self.bg.rate):.1f} s; --search-seconds for more"
         if best is None:
-            return VidkompyError(
+            return NotFound(
                 f"fg not found in bg (best coarse match {max(coarse, 0.0):.2f}, need {self.min_score:.2f}; "
                 f"check the inputs, give --x/--y, or --force) [{where}]"
             )
         try:
             verify(best, self.min_score, self.min_detail)
         except VidkompyError as exc:
-            return VidkompyError(f"{exc} [{where}]")
-        return VidkompyError(f"fg not found in bg: its frames match out of order at x={best.x},y={best.y} [{where}]")
+            return NotFound(f"{exc} [{where}]")
+        return NotFound(f"fg not found in bg: its frames match out of order at x={best.x},y={best.y} [{where}]")
 
     def _rescore(self, ring: FrameRing, smalls: np.ndarray, shrunk: np.ndarray, newest: int,
                  window: int) -> tuple[list[Template], np.ndarray]:
