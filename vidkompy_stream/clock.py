@@ -7,7 +7,8 @@ and its neighbours) with the parabola's curvature w as its weight. Near its mini
 C0 + w / 2 * (b - p)^2; if the costs carry noise of one scale T, p has variance T / w about the bg frame that
 shows fg's picture, and that frame lies within half a frame of the exact line (nearest-frame rounding,
 variance 1/12). So each row measures the line with variance 1/12 + T / w: sharp rows count for more, but
-never for more than whole-frame rounding allows, and flat rows (a dark or still scene) for little.
+never for more than whole-frame rounding allows, and flat rows (a dark or still scene) for little. T is
+measured from the rows' own residuals about the line.
 
 `fit_rate` is weighted least squares with a Gaussian prior on the slope (the nominal rate, as wide as real
 drift: up to the PAL speed-up's 4.2 %), over the rows near the line, so a dropped frame or a cut does not
@@ -70,21 +71,33 @@ def _slope(f: np.ndarray, p: np.ndarray, v: np.ndarray, prior: float, prior_var:
     return slope, 1.0 / (sxx / scale + 1.0 / prior_var), pm - slope * fm
 
 
+def _temperature(residual: np.ndarray, w: np.ndarray) -> float:
+    """The pixel noise scale T from residuals about a line, by least squares of E[r^2] = 1/12 + T / w (what
+    rounding leaves unexplained, in proportion to each row's flatness); at least a thousandth of the
+    median row's T."""
+    inverse = 1.0 / w
+    t = float(inverse @ (residual * residual - ROUNDING_VARIANCE)) / float(inverse @ inverse)
+    return max(t, 1e-3 * ROUNDING_VARIANCE * float(np.median(w)))
+
+
 def fit_rate(fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: float, offset: float, nominal: float,
              params: RateParams = RateParams()) -> Rate:
     """The rate of the line through the evidence rows near the line bg = offset + rate * fg (weight 0: no
-    evidence); with no rows near it, `rate` itself with the prior's uncertainty."""
+    evidence); with no rows near it, `rate` itself with the prior's uncertainty. The rows' pixel noise scale
+    is taken as rounding's at the median row at first, then measured from the residuals (`_temperature`)."""
     keep = weight > 0
     f, p, w = (np.asarray(a, np.float64)[keep] for a in (fg, position, weight))
     prior_var = (params.drift * nominal) ** 2
     found = Rate(rate, float(np.sqrt(prior_var)), 0)
     if f.size < 2:
         return found
-    v = 1.0 / (ROUNDING_VARIANCE * (1.0 + float(np.median(w)) / w))  # pixel noise at the median row: rounding's
-    for _ in range(params.passes):
-        near = np.abs(p - offset - rate * f) <= params.tolerance
+    temperature = ROUNDING_VARIANCE * float(np.quantile(w, 0.9))
+    for k in range(params.passes):  # the first pass wide: the line given may be off, the evidence is not
+        near = np.abs(p - offset - rate * f) <= params.tolerance * (3 if k == 0 else 1)
         if near.sum() < 2:
             break
-        rate, variance, offset = _slope(f[near], p[near], v[near], nominal, prior_var)
+        v = 1.0 / (ROUNDING_VARIANCE + temperature / w[near])
+        rate, variance, offset = _slope(f[near], p[near], v, nominal, prior_var)
         found = Rate(rate, float(np.sqrt(variance)), int(near.sum()))
+        temperature = _temperature(p[near] - offset - rate * f[near], w[near])
     return found
