@@ -5,7 +5,7 @@ weight per row, some rows near-flat (a still or dark stretch: tiny weight, minim
 import numpy as np
 import pytest
 
-from vidkompy_stream.clock import RateParams, fit_rate
+from vidkompy_stream.clock import RateParams, fit_rate, row_weights
 
 #: Rows of evidence within which a PAL-sized drift must be measured (2 s at 25 fps: a 4 % drift moves bg by
 #: 2 frames in that time, and each row only dates fg to the nearest bg frame).
@@ -72,3 +72,15 @@ def test_no_evidence_keeps_the_rate_given() -> None:
     found = fit_rate(np.arange(10.0), np.zeros(10), np.zeros(10), 1.02, 5.0, 1.0)
     assert found.value == 1.02 and found.rows == 0
     assert not found.drifts(1.02, PARAMS.significance)
+
+
+def test_row_weights_trust_sharp_rows_over_flat_ones_that_stray() -> None:
+    """Flat rows whose minima stray by a frame or two (a dark stretch) get under a third of the weight the
+    sharp rows on the line get, measured from their residuals; rows without evidence get none."""
+    fg, position, weight = evidence(2.5, 30.0, 200, seed=9, flat=0.5)
+    weight[::17] = 0.0
+    v = row_weights(fg, position, weight, 2.5, 30.0)
+    flat = weight < 0.01
+    assert np.all(v[weight == 0] == 0)
+    assert np.median(v[flat & (weight > 0)]) < np.median(v[~flat]) / 3
+    assert np.max(v) <= 12.0 + 1e-9, "never surer than whole-frame rounding"

@@ -101,3 +101,18 @@ def fit_rate(fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: flo
         found = Rate(rate, float(np.sqrt(variance)), int(near.sum()))
         temperature = _temperature(p[near] - offset - rate * f[near], w[near])
     return found
+
+
+def row_weights(fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: float, offset: float,
+                tolerance: float = RateParams.tolerance) -> np.ndarray:
+    """Each row's inverse variance about the line bg = offset + rate * fg, 1 / (1/12 + T / w), with T measured
+    from the rows near the line (0 where a row has no evidence)."""
+    out = np.zeros(len(weight))
+    keep = weight > 0
+    near = keep & (np.abs(position - offset - rate * fg) <= tolerance)
+    if near.sum() < 2:
+        return np.asarray(weight, np.float64).copy()
+    residual = position[near] - offset - rate * fg[near]
+    temperature = _temperature(residual - np.average(residual, weights=weight[near]), weight[near])
+    out[keep] = 1.0 / (ROUNDING_VARIANCE + temperature / weight[keep])
+    return out

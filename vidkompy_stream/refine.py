@@ -34,7 +34,7 @@ from typing import Protocol
 import numpy as np
 
 from .cadence import ROWS, Cadence, fit_cadence, subframe_minima
-from .clock import RateParams, fit_rate
+from .clock import RateParams, fit_rate, row_weights
 from .dtw import dtw_offline
 from .kernels.similarity import dot, normalised
 from .mapping import Decision
@@ -247,7 +247,9 @@ class Refiner:
             return
         self.next_refit = segment[-1].fg_frame + self.refit_every
         fg, position, weight = np.array(self.minima, np.float64).T
-        cadence = fit_cadence(fg, position, weight, self.aligner.rate_estimate, self.fg_rate, self.bg_rate)
+        rate = self.aligner.rate_estimate
+        weight = row_weights(fg, position, weight, rate, self.aligner.expected(0))
+        cadence = fit_cadence(fg, position, weight, rate, self.fg_rate, self.bg_rate)
         source = cadence.source_rate if cadence else None
         if source != (self.cadence.source_rate if self.cadence else None):
             log.info("refine: from fg frame %d, %s", segment[-1].fg_frame + 1,
