@@ -138,8 +138,8 @@ class AlignedTiming:
         self.log_every = max(1, math.ceil(RATE_LOG_SECONDS * fg.rate))
         self.bg_short = False  # warned that bg ended before fg
         # re-acquisition after an edit (dtw only): lost within the lookahead, before any frame after it is decided
-        self.watch_params = LockParams(patience=max(2, min(LockParams.patience, lookahead - 1)))
-        self.watch = LockWatch(self.watch_params) if isinstance(self.aligner, DTWAligner) else None
+        patience = max(2, min(LockParams.patience, lookahead - 1))
+        self.watch = LockWatch(LockParams(patience=patience)) if isinstance(self.aligner, DTWAligner) else None
         self.lost: tuple[int, int] | None = None  # fg frames of a lost run, searched for at the next feed
         self.search_frames = math.ceil(search_seconds * bg.rate)
         self.first = first if isinstance(self.aligner, DTWAligner) else 0
@@ -217,11 +217,11 @@ class AlignedTiming:
 
     def _resume(self) -> list[Decision]:
         """Find where the lost fg frames go on in bg, restart the aligner there and push them again."""
-        assert self.lost is not None and isinstance(self.aligner, DTWAligner)
+        assert self.lost is not None and self.watch is not None and isinstance(self.aligner, DTWAligner)
         first, last = self.lost
         self.lost = None
         found, score = self._scan(first, last)
-        if found is None or score > self.watch_params.lost_cost:
+        if found is None or score > self.watch.lock_cost:
             found = max(self.bg_ring.start, round(self.aligner.expected(first)))
             log.warning("fg frame %d: fg's picture is no longer where its clock puts it in bg, and not found "
                         "again in the next %d bg frames (best match %.2f): following the clock from bg frame %d",
@@ -239,9 +239,10 @@ class AlignedTiming:
         """Read bg forward from the lost band to search_frames past where the clock puts fg frame `first`, scoring
         each bg frame as the start of fg frames first..last (`reacquire.ForwardScan`); the bg frame found (or the
         best seen) and its score."""
+        assert self.watch is not None
         rate = self.aligner.rate_estimate
         span = [round(rate * k) for k in range(last - first + 1)]
-        scan = ForwardScan(self.watch_params.lost_cost, span[-1] + 1)
+        scan = ForwardScan(self.watch.lock_cost, span[-1] + 1)
         one = np.empty(1, np.float32)
         j = max(self.bg_ring.start, self.aligner.release_point())
         stop = round(self.aligner.expected(first)) + self.search_frames + scan.confirm + 1
