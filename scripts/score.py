@@ -182,6 +182,17 @@ def score_map(truth: Truth, path: str) -> dict[str, object]:
             "placement_rate": placed / truth.fg_frames if truth.fg_frames else 0.0}
 
 
+def map_errors(truth: Truth, path: str) -> np.ndarray:
+    """Per fg frame, how many bg frames the CSV's choice lies outside the truth set (-1: no row), for measures
+    along fg that score_map's totals cannot give (how long the tool takes to recover after a cut)."""
+    errors = np.full(truth.fg_frames, -1, dtype=np.int64)
+    with open(path, newline="") as stream:
+        for d in read_mapping(stream, path):
+            if d.fg_frame < truth.fg_frames:
+                errors[d.fg_frame] = set_distance(d.bg_frame, int(truth.lo[d.fg_frame]), int(truth.hi[d.fg_frame]))
+    return errors
+
+
 def _pct(v: object) -> str:
     return f"{100 * float(v):6.2f} %"  # type: ignore[arg-type]
 

@@ -17,6 +17,8 @@ Engines:
   dtw-coarse  the same with --refine off: the aligner's fingerprint decisions alone.
   tunnel  the same with --engine tunnel (refined too).
   tunnel-mask  the same with --engine tunnel-mask: fg's dark still areas left out of every comparison.
+  baseline  told the truth rect and start (truth.offset), each fg frame picks the bg frame within +-20 of
+          its nominal one that looks most like it (baseline.py); the composite is the tool replaying that map.
   peer    the prior art, vidkompy 1.2.5, in its own venv (peer.py); finds placement and timing itself.
           Runs with --peer (or --engines peer).
 """
@@ -45,6 +47,7 @@ from vidkompy_stream.ffmpeg_tool import find_ffmpeg
 
 WORKDIR = "/tmp/vidkompy-suite"
 TOOL = [sys.executable, "-m", "vidkompy_stream"]
+BASELINE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "baseline.py")
 MIB = 1024  # KiB per MiB
 
 
@@ -86,6 +89,13 @@ def tool_engine(*extra: str) -> Engine:
     return engine
 
 
+def baseline_engine(truth: Truth, output: str) -> Command:
+    """baseline.py on the pair: its map, rendered by the tool (see the module doc)."""
+    csv = os.path.splitext(output)[0] + ".csv"
+    return Command([sys.executable, BASELINE, os.path.join(truth.folder, "truth.json"), "--map-out", csv,
+                    "-o", output], map_out=csv)
+
+
 def peer_engine(truth: Truth, output: str) -> Command:
     argv, env = peer_command(truth, output)
     return Command(argv, env)
@@ -97,6 +107,7 @@ ENGINES: dict[str, Engine] = {
     "dtw-coarse": tool_engine("--refine", "off"),
     "tunnel": tool_engine("--engine", "tunnel"),
     "tunnel-mask": tool_engine("--engine", "tunnel-mask"),
+    "baseline": baseline_engine,
     "peer": peer_engine,
 }
 
