@@ -16,9 +16,9 @@ def read(text: str) -> list[Decision]:
 
 
 def test_all_column_forms() -> None:
-    text = "fg_frame,bg_frame,confidence,x,y\n0,5\n1,6,0.5\n2,6,,10,12\n\n# note\n3,7,1.0,10,12\n"
+    text = "fg_frame,bg_frame,confidence,x,y\n0,5\n1,6,0.5\n2,6,,10,12\n\n# note\n3,7,1.0,10,12\n4,7,,-3,-1\n"
     assert read(text) == [Decision(0, 5), Decision(1, 6, 0.5), Decision(2, 6, None, 10, 12),
-                          Decision(3, 7, 1.0, 10, 12)]
+                          Decision(3, 7, 1.0, 10, 12), Decision(4, 7, None, -3, -1)], "fg may hang over bg's edges"
 
 
 @pytest.mark.parametrize(

@@ -42,8 +42,8 @@ def _parse_row(row: list[str], line: int, path: str) -> Decision:
         y = int(xy[1]) if xy[1] else None
     except ValueError:
         raise VidkompyError(f"{where}: not a number in {','.join(cells)!r}") from None
-    if bg < 0 or (x is not None and x < 0) or (y is not None and y < 0):
-        raise VidkompyError(f"{where}: negative frame index or position")
+    if bg < 0:
+        raise VidkompyError(f"{where}: negative bg frame")
     if (x is None) != (y is None):
         raise VidkompyError(f"{where}: x and y must be given together")
     if confidence is not None and not 0.0 <= confidence <= 1.0:
