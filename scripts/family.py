@@ -609,8 +609,8 @@ def print_weak(rows: list[dict], engines: Sequence[str]) -> None:
 
 def print_report(rows: list[dict], engines: Sequence[str], head: str, wall: float) -> None:
     built = [row["build_seconds"] for row in rows if row.get("build_seconds")]
-    print(f"family: {len(rows)} pairs, seeds {rows[0]['seed']}..{rows[-1]['seed']}, engines {', '.join(engines)}, "
-          f"code {head}\n")
+    print(f"family: {len(rows)} pairs, seeds {rows[0]['seed']}..{rows[-1]['seed']}, "
+          f"engines {', '.join(engines) or 'none'}, code {head}\n")
     if any(row["runs"] for row in rows):
         print_headline(rows, engines)
         print("\nper category (a pair is in every category it drew):")
@@ -677,7 +677,7 @@ def _progress(done: int, total: int, row: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    started = time.perf_counter()
+    started, head = time.perf_counter(), git_head()  # the code may change while the pairs run: say where it began
     exe, seeds = find_ffmpeg(), seeds_of(args.half, args.count, args.first)
     variants = sorted({draw(s).spec.sources[0] for s in seeds} & set(VARIANTS))
     job = Job(os.path.abspath(args.workdir), exe, args.engines, args.timeout, code_hash(), args.reuse)
@@ -690,7 +690,6 @@ def main(argv: list[str] | None = None) -> int:
             _progress(len(rows), len(seeds), row)
     rows.sort(key=lambda row: row["seed"])
     wall = time.perf_counter() - started
-    head = git_head()
     print_report(rows, args.engines, head, wall)
     if args.json:
         with open(args.json, "w") as f:
