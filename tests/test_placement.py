@@ -235,3 +235,26 @@ def test_fg_not_in_bg_is_still_not_found_after_looking_at_later_seconds(ffmpeg_e
     assert done.returncode == 1
     assert done.stderr.decode().strip().splitlines()[-1].startswith("vidkompy-stream: error: fg not found in bg")
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_weak_look_alike_is_outclassed_by_the_real_start(ffmpeg_exe: str, run_tool: RunTool,
+                                                             media: dict[str, Path], tmp_path: Path) -> None:
+    """bg opens with 2 s of fg's pictures blurred and noisy (a weak look-alike: score about 0.8, detail 0.3,
+    over the floors and under 1 - OUTCLASSED), then shows
+    the scene from its start: the first match found is the look-alike, and the search, looking again for one
+    OUTCLASSED stronger, dates fg at its real start (2 s of look-alike + 3 s into the scene)."""
+    bg = media["folder"] / "bg_lookalike.mp4"
+    if not bg.exists():
+        graph = ("[0]trim=start=3:end=5,setpts=PTS-STARTPTS,gblur=sigma=1,noise=alls=50:allf=t[a];"
+                 "[0]setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1[v]")
+        ffmpeg_run(ffmpeg_exe, "-i", str(media["scene"]), "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264",
+                   "-preset", "ultrafast", "-crf", "28", str(bg))
+    rect = (120, 64, 200, 120)
+    fg = make_fg(ffmpeg_exe, media["scene"], media["folder"], 3.0, rect)
+    done = run_tool(["--fg", str(fg), "--bg", str(bg), "--map-out", "map.csv", "-o", "out.mp4"])
+    log = done.stderr.decode()
+    assert done.returncode == 0, log
+    _, rows = read_map(tmp_path / "map.csv")
+    wrong = [(row[0], row[1]) for row in rows if row[1] != expected_bg(row[0], 5.0)]
+    assert not wrong, f"fg frames over the wrong bg frame (fg, bg): {wrong[:5]}\n{log}"
+    assert "a stronger match outclassed the first" in log, "the look-alike was never taken: the test tests nothing"

@@ -29,7 +29,8 @@ from .mapping import Decision, MappingWriter, read_mapping
 from .options import Options
 from .refine import LEVELS
 from .scaling import ReplayReader, ScaledReader, scaled_format
-from .placement import AUTO_SCALES, LEAD_SECONDS, TEMPLATE_SECONDS, Found, PlacementSearch, fg_ring_capacity
+from .placement import (AUTO_SCALES, LEAD_SECONDS, OUTCLASSED, TEMPLATE_SECONDS, Found, PlacementSearch,
+                        fg_ring_capacity)
 from .outputs import AudioSource, EncoderSettings, EncoderSink, Sink, Y4MSink
 from .processes import ChildGroup, threads_each
 from .timing import MapTiming, OffsetTiming, nearest_bg_frame
@@ -155,11 +156,14 @@ def _scaled(fg: Source, scale: Fraction, why: str) -> Source:
 
 
 def _scan(opts: Options, fg_ring: FrameRing, bg: Source, fgf: Y4MFormat, bg_frames: int, seconds: Fraction,
-          first: int = 0) -> tuple[Found, FrameRing]:
-    """Find fg in bg's first `seconds` (reading both), with templates from fg frame `first` on; the bg ring
-    returned (at least `bg_frames` long) holds the frames from about the found start on."""
+          first: int = 0, min_score: float | None = None) -> tuple[Found, FrameRing]:
+    """Find fg in bg's first `seconds` (reading both), with templates from fg frame `first` on (and a match
+    scoring at least `min_score`, if given); the bg ring returned (at least `bg_frames` long) holds the frames
+    from about the found start on."""
     scales = AUTO_SCALES if opts.scale is None else (Fraction(1),)
     search = PlacementSearch(fgf, bg.reader.format, seconds, opts.force, scales)
+    if min_score is not None:
+        search.accept_score = min_score
     search.take_templates(fg_ring, first)
     bg_ring = FrameRing(bg.reader, max(search.bg_window, bg_frames))
     found = search.scan(bg_ring)
@@ -212,7 +216,9 @@ def _search(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int) -> tu
     fg_ring = FrameRing(inputs.fg.reader, capacity)
     try:
         found, bg_ring = _scan(opts, fg_ring, inputs.bg, fgf, bg_frames, opts.search_seconds)
-        return found, fg_ring, bg_ring
+        if found.placement.score + OUTCLASSED > 1.0 or opts.force or opts.scale is None or not inputs.reopenable:
+            return found, fg_ring, bg_ring
+        return _outclass(opts, inputs, fgf, capacity, bg_frames, found)
     except NotFound as exc:
         if opts.scale is None or not inputs.reopenable:
             raise
@@ -232,6 +238,24 @@ def _search(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int) -> tu
         if found.offset < 0:
             return found, FrameRing(inputs.reopen("fg").reader, capacity), bg_ring
     raise failure
+
+
+def _outclass(opts: Options, inputs: Inputs, fgf: Y4MFormat, capacity: int, bg_frames: int,
+              weak: Found) -> tuple[Found, FrameRing, FrameRing]:
+    """A weak match (score under 1 - OUTCLASSED) may be a look-alike found before fg's real start: the search
+    runs again over the whole horizon for one that outclasses it (placement.OUTCLASSED stronger), both files
+    read again; without one, the weak match is found again."""
+    fg_ring = FrameRing(inputs.reopen("fg").reader, capacity)
+    try:
+        found, bg_ring = _scan(opts, fg_ring, inputs.reopen("bg"), fgf, bg_frames, opts.search_seconds,
+                               min_score=weak.placement.score + OUTCLASSED)
+        log.info("a stronger match outclassed the first (score %.3f at bg time %+.3f s)", weak.placement.score,
+                 float(weak.offset))
+        return found, fg_ring, bg_ring
+    except VidkompyError:
+        fg_ring = FrameRing(inputs.reopen("fg").reader, capacity)
+        found, bg_ring = _scan(opts, fg_ring, inputs.reopen("bg"), fgf, bg_frames, opts.search_seconds)
+        return found, fg_ring, bg_ring
 
 
 def _inside_bg(offset: Fraction, fg_rate: Fraction, bg_rate: Fraction) -> int:

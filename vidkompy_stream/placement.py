@@ -151,6 +151,7 @@ class PlacementSearch:
         self.fg, self.bg = fg, bg
         self.horizon = max(1, math.ceil(search_seconds * bg.rate))
         self.min_score, self.min_detail = (0.0, 0.0) if force else (MIN_SCORE, MIN_DETAIL)
+        self.accept_score = 0.0  # a placement must score this much to be taken (candidates: min_score)
         sizes = {scale: self._size(scale) for scale in scales}
         # one scale: fg's picture (its flat bars cropped) must fit in bg, which make_templates checks
         self.sizes = {scale: size for scale, size in sizes.items()
@@ -385,7 +386,7 @@ class PlacementSearch:
     def _accepted(self, found: Placement, strict: bool = False) -> bool:
         """Found, and on one timeline (else the seed would be a wrong time: keep looking). `strict`: at a
         measured scale, with the higher AUTO_ thresholds."""
-        score, detail = self.min_score, self.min_detail
+        score, detail = max(self.min_score, self.accept_score), self.min_detail
         if strict and score > 0:
             score, detail = max(score, AUTO_MIN_SCORE), max(detail, AUTO_MIN_DETAIL)
         if self.min_score <= 0:
