@@ -80,6 +80,11 @@ def _temperature(residual: np.ndarray, w: np.ndarray) -> float:
     return max(t, 1e-3 * ROUNDING_VARIANCE * float(np.median(w)))
 
 
+def _inverse_variance(temperature: float, w: np.ndarray) -> np.ndarray:
+    """Each row's inverse variance about the line: 1 / (1/12 + T / w)."""
+    return 1.0 / (ROUNDING_VARIANCE + temperature / w)
+
+
 def fit_rate(fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: float, offset: float, nominal: float,
              params: RateParams = RateParams()) -> Rate:
     """The rate of the line through the evidence rows near the line bg = offset + rate * fg (weight 0: no
@@ -96,8 +101,8 @@ def fit_rate(fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: flo
         near = np.abs(p - offset - rate * f) <= params.tolerance * (3 if k == 0 else 1)
         if near.sum() < 2:
             break
-        v = 1.0 / (ROUNDING_VARIANCE + temperature / w[near])
-        rate, variance, offset = _slope(f[near], p[near], v, nominal, prior_var)
+        rate, variance, offset = _slope(f[near], p[near], _inverse_variance(temperature, w[near]), nominal,
+                                        prior_var)
         found = Rate(rate, float(np.sqrt(variance)), int(near.sum()))
         temperature = _temperature(p[near] - offset - rate * f[near], w[near])
     return found
@@ -114,5 +119,5 @@ def row_weights(fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: 
         return np.asarray(weight, np.float64).copy()
     residual = position[near] - offset - rate * fg[near]
     temperature = _temperature(residual - np.average(residual, weights=weight[near]), weight[near])
-    out[keep] = 1.0 / (ROUNDING_VARIANCE + temperature / weight[keep])
+    out[keep] = _inverse_variance(temperature, weight[keep])
     return out

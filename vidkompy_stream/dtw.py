@@ -140,7 +140,6 @@ class BandAligner:
         self.lookahead = int(lookahead)
         self.rate_penalty, self.penalty_cap = float(rate_penalty), float(penalty_cap)
         self.clock = ClockTracker(rate, start)
-        self.clock_nominal = float(rate)
 
     @property
     def rate_estimate(self) -> float:
@@ -234,17 +233,11 @@ class DTWAligner(BandAligner):
     def finish(self) -> list[Decision]:
         """fg has ended: commit every pending frame along the best path to the cheapest cell of the last row."""
         last = self._close()
-        if last < self._first:
-            return []
-        n = last - self._first + 1
-        solve(self._cost, self._acc, self._back, self._togo, self._lo, self._first, last, self._root,
-              self.max_step, self._path, self._margin, n)
-        path, margin = self._path[:n].copy(), self._margin[:n].copy()
-        return [self._commit(self._first, int(b), float(m)) for b, m in zip(path, margin, strict=True)]
+        return self.settle(last + 1) if last >= self._first else []
 
     def settle(self, fg_index: int) -> list[Decision]:
-        """Commit the pending fg frames before fg_index along the best path to the last of them (as finish()
-        does for all): what was decided before lock was lost."""
+        """Commit the pending fg frames before fg_index along the best path to the cheapest cell of the last of
+        them: all of them when fg has ended (finish), those before a lost run when lock was lost."""
         if self._window is not None or not self._first <= fg_index <= self._next:
             raise ValueError(f"settle({fg_index}) outside the pending fg frames {self._first}..{self._next - 1}")
         n = fg_index - self._first
@@ -265,9 +258,9 @@ class DTWAligner(BandAligner):
             raise ValueError(f"restart({fg_index}) must follow settle({fg_index})")
         self._first = fg_index
         floor = max(self._root, 0)
-        rate = self.clock.rate
-        self.clock = ClockTracker(rate, start - rate * fg_index)
-        self.clock.nominal = self.clock_nominal
+        old = self.clock
+        self.clock = ClockTracker(old.rate, start - old.rate * fg_index)
+        self.clock.nominal = old.nominal  # the prior and the drift clamp stay the streams' nominal rate
         self._next, self._root = fg_index, -1
         self._next_lo = self._lo0 = max(floor, int(start) - self.band // 2)
 

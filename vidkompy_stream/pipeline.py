@@ -156,14 +156,12 @@ def _scaled(fg: Source, scale: Fraction, why: str) -> Source:
 
 
 def _scan(opts: Options, fg_ring: FrameRing, bg: Source, fgf: Y4MFormat, bg_frames: int, seconds: Fraction,
-          first: int = 0, min_score: float | None = None) -> tuple[Found, FrameRing]:
+          first: int = 0, min_score: float = 0.0) -> tuple[Found, FrameRing]:
     """Find fg in bg's first `seconds` (reading both), with templates from fg frame `first` on (and a match
-    scoring at least `min_score`, if given); the bg ring returned (at least `bg_frames` long) holds the frames
-    from about the found start on."""
+    scoring at least `min_score`); the bg ring returned (at least `bg_frames` long) holds the frames from about
+    the found start on."""
     scales = AUTO_SCALES if opts.scale is None else (Fraction(1),)
-    search = PlacementSearch(fgf, bg.reader.format, seconds, opts.force, scales)
-    if min_score is not None:
-        search.accept_score = min_score
+    search = PlacementSearch(fgf, bg.reader.format, seconds, opts.force, scales, min_score)
     search.take_templates(fg_ring, first)
     bg_ring = FrameRing(bg.reader, max(search.bg_window, bg_frames))
     found = search.scan(bg_ring)
@@ -198,6 +196,7 @@ class Inputs:
         return all(os.path.isfile(s.spec) for s in (self.fg, self.bg))
 
     def reopen(self, role: str) -> Source:
+        """`role` read again from its start (its decoder stopped, a new one started)."""
         old = self.fg if role == "fg" else self.bg
         if old.child is not None:
             old.child.stop()
@@ -218,7 +217,7 @@ def _search(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int) -> tu
         found, bg_ring = _scan(opts, fg_ring, inputs.bg, fgf, bg_frames, opts.search_seconds)
         if found.placement.score + OUTCLASSED > 1.0 or opts.force or opts.scale is None or not inputs.reopenable:
             return found, fg_ring, bg_ring
-        return _outclass(opts, inputs, fgf, capacity, bg_frames, found)
+        return _outclass(opts, inputs, capacity, bg_frames, found)
     except NotFound as exc:
         if opts.scale is None or not inputs.reopenable:
             raise
@@ -226,36 +225,40 @@ def _search(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int) -> tu
     log.info("fg not found from its start: looking for fg's later seconds at bg's start (fg started first?)")
     for lead in range(1, LEAD_SECONDS + 1):
         log.debug("search: fg from %d s on, at bg's start", lead)
-        fg_ring = FrameRing(inputs.reopen("fg").reader, capacity)
-        bg = inputs.reopen("bg")
         try:
-            found, bg_ring = _scan(opts, fg_ring, bg, fgf, bg_frames, lead + 2 * TEMPLATE_SECONDS,
-                                   math.ceil(lead * fgf.rate))
+            found, _, bg_ring = _rescan(opts, inputs, capacity, bg_frames, lead + 2 * TEMPLATE_SECONDS,
+                                        math.ceil(lead * fgf.rate))
         except NotFound:
             continue
         except VidkompyError:
             break  # nothing usable in fg from there on (it ends, or is flat)
-        if found.offset < 0:
+        if found.offset < 0:  # fg is then read from its start
             return found, FrameRing(inputs.reopen("fg").reader, capacity), bg_ring
     raise failure
 
 
-def _outclass(opts: Options, inputs: Inputs, fgf: Y4MFormat, capacity: int, bg_frames: int,
+def _rescan(opts: Options, inputs: Inputs, capacity: int, bg_frames: int, seconds: Fraction, first: int = 0,
+            min_score: float = 0.0) -> tuple[Found, FrameRing, FrameRing]:
+    """`_scan` on fg and bg read again from their start: the placement, and the fg and bg rings."""
+    fg_ring = FrameRing(inputs.reopen("fg").reader, capacity)
+    found, bg_ring = _scan(opts, fg_ring, inputs.reopen("bg"), fg_ring.reader.format, bg_frames, seconds, first,
+                           min_score)
+    return found, fg_ring, bg_ring
+
+
+def _outclass(opts: Options, inputs: Inputs, capacity: int, bg_frames: int,
               weak: Found) -> tuple[Found, FrameRing, FrameRing]:
     """A weak match (score under 1 - OUTCLASSED) may be a look-alike found before fg's real start: the search
     runs again over the whole horizon for one that outclasses it (placement.OUTCLASSED stronger), both files
     read again; without one, the weak match is found again."""
-    fg_ring = FrameRing(inputs.reopen("fg").reader, capacity)
     try:
-        found, bg_ring = _scan(opts, fg_ring, inputs.reopen("bg"), fgf, bg_frames, opts.search_seconds,
-                               min_score=weak.placement.score + OUTCLASSED)
+        found = _rescan(opts, inputs, capacity, bg_frames, opts.search_seconds,
+                        min_score=weak.placement.score + OUTCLASSED)
         log.info("a stronger match outclassed the first (score %.3f at bg time %+.3f s)", weak.placement.score,
                  float(weak.offset))
-        return found, fg_ring, bg_ring
-    except VidkompyError:
-        fg_ring = FrameRing(inputs.reopen("fg").reader, capacity)
-        found, bg_ring = _scan(opts, fg_ring, inputs.reopen("bg"), fgf, bg_frames, opts.search_seconds)
-        return found, fg_ring, bg_ring
+        return found
+    except NotFound:
+        return _rescan(opts, inputs, capacity, bg_frames, opts.search_seconds)
 
 
 def _inside_bg(offset: Fraction, fg_rate: Fraction, bg_rate: Fraction) -> int:

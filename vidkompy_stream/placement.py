@@ -145,13 +145,14 @@ class PlacementSearch:
     """One search: `take_templates` on the fg ring, then `scan` a bg ring of `bg_window` frames."""
 
     def __init__(self, fg: Y4MFormat, bg: Y4MFormat, search_seconds: Fraction, force: bool,
-                 scales: Sequence[Fraction] = (Fraction(1),)) -> None:
+                 scales: Sequence[Fraction] = (Fraction(1),), accept_score: float = 0.0) -> None:
         """scales: fg's candidate widths in bg over its own (1: as it is); those leaving fg larger than bg are
-        dropped. With more than one, the best is refined to the pixel."""
+        dropped. With more than one, the best is refined to the pixel. accept_score: a placement must score
+        this much to be taken (candidates are still tracked from the usual floor)."""
         self.fg, self.bg = fg, bg
         self.horizon = max(1, math.ceil(search_seconds * bg.rate))
         self.min_score, self.min_detail = (0.0, 0.0) if force else (MIN_SCORE, MIN_DETAIL)
-        self.accept_score = 0.0  # a placement must score this much to be taken (candidates: min_score)
+        self.accept_score = accept_score
         sizes = {scale: self._size(scale) for scale in scales}
         # one scale: fg's picture (its flat bars cropped) must fit in bg, which make_templates checks
         self.sizes = {scale: size for scale, size in sizes.items()
