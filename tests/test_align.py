@@ -32,6 +32,7 @@ from tests.conftest import (TAG, RunTool, decode, ffmpeg_run, leftover_processes
 from vidkompy_stream.align import AlignedTiming, bg_frames_needed, fg_frames_needed, shrink_factor
 from vidkompy_stream.framering import FrameRing
 from vidkompy_stream.pipeline import BgFollower
+from vidkompy_stream.placement import VERIFY_SECONDS
 from vidkompy_stream.refine import LEVELS
 from vidkompy_stream.y4m import Y4MReader
 
@@ -214,7 +215,8 @@ def test_tunnel_mask_leaves_fg_black_corners_out(ffmpeg_exe: str, run_tool: RunT
 
 def test_half_second_lookahead_run(run_tool: RunTool, pairs: dict[str, dict[str, object]], tmp_path: Path) -> None:
     """--lookahead 0.5: one output frame per fg frame, a monotone map, and the first output comes after
-    reading no more fg than the lookahead (12 frames) plus the refiner's segment plus the newest frame."""
+    reading no more fg than the search judges its matches on (VERIFY_SECONDS), or than the lookahead (12
+    frames) plus the refiner's segment, plus the newest frame."""
     pair = pairs["steady"]
     n = len(pair["fg_source"])
     done = run_tool(["--fg", str(pair["fg"]), "--bg", str(pair["bg"]), "--lookahead", "0.5", "--map-out", "map.csv",
@@ -228,7 +230,7 @@ def test_half_second_lookahead_run(run_tool: RunTool, pairs: dict[str, dict[str,
     assert "aligner: dtw, lookahead 12 fg frames" in stderr
     first = re.search(r"first output frame after reading (\d+) fg and (\d+) bg frames", stderr)
     assert first, stderr
-    assert int(first[1]) <= 12 + LEVELS["fast"].segment + 1, first[0]
+    assert int(first[1]) <= max(12 + LEVELS["fast"].segment, math.ceil(VERIFY_SECONDS * FG_RATE)) + 1, first[0]
     rate, wrong = exact_rate(pair, mapping)
     assert rate >= 0.99, f"exact {rate:.1%}; wrong (fg, bg, right): {wrong[:6]}"
 

@@ -240,21 +240,42 @@ def test_fg_not_in_bg_is_still_not_found_after_looking_at_later_seconds(ffmpeg_e
 def test_a_weak_look_alike_is_outclassed_by_the_real_start(ffmpeg_exe: str, run_tool: RunTool,
                                                              media: dict[str, Path], tmp_path: Path) -> None:
     """bg opens with 2 s of fg's pictures blurred and noisy (a weak look-alike: score about 0.8, detail 0.3,
-    over the floors and under 1 - OUTCLASSED), then shows
-    the scene from its start: the first match found is the look-alike, and the search, looking again for one
-    OUTCLASSED stronger, dates fg at its real start (2 s of look-alike + 3 s into the scene)."""
+    over the floors), then shows the scene from its start: the first match found is the look-alike, and the
+    search, judging every match in its horizon on fg's next seconds, dates fg at its real start (2 s of
+    look-alike + 3 s into the scene)."""
     bg = media["folder"] / "bg_lookalike.mp4"
     if not bg.exists():
         graph = ("[0]trim=start=3:end=5,setpts=PTS-STARTPTS,gblur=sigma=1,noise=alls=50:allf=t[a];"
                  "[0]setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1[v]")
         ffmpeg_run(ffmpeg_exe, "-i", str(media["scene"]), "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264",
                    "-preset", "ultrafast", "-crf", "28", str(bg))
+    _assert_found_past_the_look_alike(ffmpeg_exe, run_tool, media["scene"], tmp_path, bg, 5.0, 3.0)
+
+
+def test_a_still_look_alike_is_passed_over_for_the_moving_start(ffmpeg_exe: str, run_tool: RunTool,
+                                                                media: dict[str, Path], tmp_path: Path) -> None:
+    """bg opens with 3 s of one still picture (a camera waiting for the action), then plays on; fg starts
+    1.8 s in, its first second still: that second fits anywhere in bg's first 3 s, and only fg's next seconds
+    tell the look-alike at bg's start from the real start."""
+    bg = media["folder"] / "bg_still_opening.mp4"
+    if not bg.exists():
+        ffmpeg_run(ffmpeg_exe, "-i", str(media["scene"]), "-vf",
+                   "trim=start=3,setpts=PTS-STARTPTS,tpad=start_duration=3:start_mode=clone", "-c:v", "libx264",
+                   "-preset", "ultrafast", "-crf", "28", str(bg))
+    _assert_found_past_the_look_alike(ffmpeg_exe, run_tool, bg, tmp_path, bg, 1.8, 1.8)
+
+
+def _assert_found_past_the_look_alike(ffmpeg_exe: str, run_tool: RunTool, source: Path, tmp_path: Path, bg: Path,
+                                      offset: float, start: float) -> None:
+    """fg cut from `source` at `start` s, over `bg` where it starts `offset` s in after a look-alike: every frame
+    right, and the log says the first match was passed over."""
     rect = (120, 64, 200, 120)
-    fg = make_fg(ffmpeg_exe, media["scene"], media["folder"], 3.0, rect)
+    fg = make_fg(ffmpeg_exe, source, source.parent, start, rect)
     done = run_tool(["--fg", str(fg), "--bg", str(bg), "--map-out", "map.csv", "-o", "out.mp4"])
     log = done.stderr.decode()
     assert done.returncode == 0, log
     _, rows = read_map(tmp_path / "map.csv")
-    wrong = [(row[0], row[1]) for row in rows if row[1] != expected_bg(row[0], 5.0)]
+    assert all(row[2:] == [rect[0], rect[1]] for row in rows), rows[:3]
+    wrong = [(row[0], row[1]) for row in rows if row[1] != expected_bg(row[0], offset)]
     assert not wrong, f"fg frames over the wrong bg frame (fg, bg): {wrong[:5]}\n{log}"
-    assert "a stronger match outclassed the first" in log, "the look-alike was never taken: the test tests nothing"
+    assert "is a look-alike" in log, "the look-alike was never taken: the test tests nothing"

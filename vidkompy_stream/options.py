@@ -69,8 +69,8 @@ class Options:
     )
     search_seconds: Fraction = _opt(
         metavar="SEC", type=seconds, default=Fraction(30), help="look for fg's first frames in this much of bg's "
-        "start; the search stops as soon as fg is found; after an edit in fg, bg is searched this far ahead "
-        "(default: 30)"
+        "start (a bg file: all of it, for the best match; a pipe: until the first match); after an edit in fg, "
+        "bg is searched this far ahead (default: 30)"
     )
     force: bool = _opt(default=False, help="use the best placement found even if too weak to count as found")
     offset: Optional[Fraction] = _opt(

@@ -29,7 +29,7 @@ from .mapping import Decision, MappingWriter, read_mapping
 from .options import Options
 from .refine import LEVELS
 from .scaling import ReplayReader, ScaledReader, scaled_format
-from .placement import (AUTO_SCALES, LEAD_SECONDS, OUTCLASSED, TEMPLATE_SECONDS, Found, PlacementSearch,
+from .placement import (AUTO_SCALES, LEAD_SECONDS, SETTLE, TEMPLATE_SECONDS, Found, PlacementSearch,
                         fg_ring_capacity)
 from .outputs import AudioSource, EncoderSettings, EncoderSink, Sink, Y4MSink
 from .processes import ChildGroup, threads_each
@@ -155,15 +155,17 @@ def _scaled(fg: Source, scale: Fraction, why: str) -> Source:
     return dataclasses.replace(fg, reader=ScaledReader(fg.reader, fmt))
 
 
-def _scan(opts: Options, fg_ring: FrameRing, bg: Source, fgf: Y4MFormat, bg_frames: int, seconds: Fraction,
-          first: int = 0, min_score: float = 0.0) -> tuple[Found, FrameRing]:
-    """Find fg in bg's first `seconds` (reading both), with templates from fg frame `first` on (and a match
-    scoring at least `min_score`); the bg ring returned (at least `bg_frames` long) holds the frames from about
-    the found start on."""
+def _scan(opts: Options, inputs: "Inputs", fg_ring: FrameRing, bg_frames: int, seconds: Fraction,
+          first: int = 0) -> tuple[Found, FrameRing]:
+    """Find fg in bg's first `seconds` (reading both), with templates from fg frame `first` on; the bg ring
+    returned (at least `bg_frames` long) holds the frames from about the found start on. A bg file is searched
+    over the whole horizon for the best match and read again up to it; a pipe is taken at the first match."""
     scales = AUTO_SCALES if opts.scale is None else (Fraction(1),)
-    search = PlacementSearch(fgf, bg.reader.format, seconds, opts.force, scales, min_score)
+    whole = inputs.is_file("bg") and not opts.force
+    fgf = fg_ring.reader.format
+    search = PlacementSearch(fgf, inputs.bg.reader.format, seconds, opts.force, scales, whole=whole)
     search.take_templates(fg_ring, first)
-    bg_ring = FrameRing(bg.reader, max(search.bg_window, bg_frames))
+    bg_ring = FrameRing(inputs.bg.reader, max(search.bg_window, bg_frames))
     found = search.scan(bg_ring)
     p = found.placement
     log.info("fg found in bg at x=%d y=%d (score %.3f, detail %.3f, margin %.3f, %d of %d templates agree); "
@@ -171,6 +173,11 @@ def _scan(opts: Options, fg_ring: FrameRing, bg: Source, fgf: Y4MFormat, bg_fram
              p.agreeing, p.templates, p.fg_frame, p.bg_frame, float(found.offset))
     log.debug("search read %d bg frames in %.2f s (%.2f s of it matching)", found.bg_frames_read, found.seconds,
               found.work)
+    held = max(0, found.start - search.stride - SETTLE)
+    if whole and bg_ring.start > held:
+        log.debug("search: bg read again up to bg frame %d", held)
+        bg_ring = FrameRing(inputs.reopen("bg").reader, bg_ring.capacity)
+        bg_ring.release_before(held)
     return found, bg_ring
 
 
@@ -190,10 +197,9 @@ class Inputs:
             source = _scaled(source, self.opts.scale, "--scale")
         return source
 
-    @property
-    def reopenable(self) -> bool:
-        """Both are files (not pipes or stdin): they can be read again from their start."""
-        return all(os.path.isfile(s.spec) for s in (self.fg, self.bg))
+    def is_file(self, *roles: str) -> bool:
+        """Whether these inputs are files (not pipes or stdin): they can be read again from their start."""
+        return all(os.path.isfile(getattr(self, role).spec) for role in roles)
 
     def reopen(self, role: str) -> Source:
         """`role` read again from its start (its decoder stopped, a new one started)."""
@@ -210,24 +216,23 @@ def _search(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int) -> tu
     """Find fg in bg: the placement, and the fg and bg rings to go on from. When fg's first second is not in
     bg and both are files, fg may have started before bg: templates from each later second of fg, up to
     LEAD_SECONDS, are looked for at bg's start (both files read again), and then fg is read from its start."""
-    fgf = inputs.fg.reader.format
-    capacity = max(fg_ring_capacity(fgf), fg_frames)
+    capacity = max(fg_ring_capacity(inputs.fg.reader.format), fg_frames)
     fg_ring = FrameRing(inputs.fg.reader, capacity)
     try:
-        found, bg_ring = _scan(opts, fg_ring, inputs.bg, fgf, bg_frames, opts.search_seconds)
-        if found.placement.score + OUTCLASSED > 1.0 or opts.force or opts.scale is None or not inputs.reopenable:
-            return found, fg_ring, bg_ring
-        return _outclass(opts, inputs, capacity, bg_frames, found)
+        found, bg_ring = _scan(opts, inputs, fg_ring, bg_frames, opts.search_seconds)
+        return found, fg_ring, bg_ring
     except NotFound as exc:
-        if opts.scale is None or not inputs.reopenable:
+        if opts.scale is None or not inputs.is_file("fg", "bg"):
             raise
         failure = exc
     log.info("fg not found from its start: looking for fg's later seconds at bg's start (fg started first?)")
     for lead in range(1, LEAD_SECONDS + 1):
         log.debug("search: fg from %d s on, at bg's start", lead)
+        fg_ring = FrameRing(inputs.reopen("fg").reader, capacity)
+        inputs.reopen("bg")
         try:
-            found, _, bg_ring = _rescan(opts, inputs, capacity, bg_frames, lead + 2 * TEMPLATE_SECONDS,
-                                        math.ceil(lead * fgf.rate))
+            found, bg_ring = _scan(opts, inputs, fg_ring, bg_frames, lead + 2 * TEMPLATE_SECONDS,
+                                   math.ceil(lead * fg_ring.reader.format.rate))
         except NotFound:
             continue
         except VidkompyError:
@@ -235,30 +240,6 @@ def _search(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int) -> tu
         if found.offset < 0:  # fg is then read from its start
             return found, FrameRing(inputs.reopen("fg").reader, capacity), bg_ring
     raise failure
-
-
-def _rescan(opts: Options, inputs: Inputs, capacity: int, bg_frames: int, seconds: Fraction, first: int = 0,
-            min_score: float = 0.0) -> tuple[Found, FrameRing, FrameRing]:
-    """`_scan` on fg and bg read again from their start: the placement, and the fg and bg rings."""
-    fg_ring = FrameRing(inputs.reopen("fg").reader, capacity)
-    found, bg_ring = _scan(opts, fg_ring, inputs.reopen("bg"), fg_ring.reader.format, bg_frames, seconds, first,
-                           min_score)
-    return found, fg_ring, bg_ring
-
-
-def _outclass(opts: Options, inputs: Inputs, capacity: int, bg_frames: int,
-              weak: Found) -> tuple[Found, FrameRing, FrameRing]:
-    """A weak match (score under 1 - OUTCLASSED) may be a look-alike found before fg's real start: the search
-    runs again over the whole horizon for one that outclasses it (placement.OUTCLASSED stronger), both files
-    read again; without one, the weak match is found again."""
-    try:
-        found = _rescan(opts, inputs, capacity, bg_frames, opts.search_seconds,
-                        min_score=weak.placement.score + OUTCLASSED)
-        log.info("a stronger match outclassed the first (score %.3f at bg time %+.3f s)", weak.placement.score,
-                 float(weak.offset))
-        return found
-    except NotFound:
-        return _rescan(opts, inputs, capacity, bg_frames, opts.search_seconds)
 
 
 def _inside_bg(offset: Fraction, fg_rate: Fraction, bg_rate: Fraction) -> int:

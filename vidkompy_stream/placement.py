@@ -17,10 +17,15 @@ read the horizon first and decide later (20 s of 1080p is 1.8 GB). Instead:
    yet) and `spatial.locate_small` runs over them with all templates, with the full-resolution frames
    the ring still holds, and checks the result: score, detail, agreement, and templates matching in
    fg's order (`Placement.order`). Found: done. Not: the candidate is struck and tracking goes on.
-4. Memory: the bg ring keeps only the frames a candidate may still need (the span plus margins), and
+4. Rivals (`whole`, a bg file): a found placement does not end the search. Each becomes a
+   `rivals.Rival`, judged on fg frames of the next VERIFY_SECONDS against the bg frames read after it,
+   tracking goes on to the horizon's end, and the rival that fits best wins (a still opening, a pan over a
+   still scene or a replay fits at several places and times; fg's next seconds tell which is fg's).
+   The caller then reads bg again up to the winner. A pipe is taken at the first placement found.
+5. Memory: the bg ring keeps only the frames a candidate may still need (the span plus margins), and
    the shrunk copies of those. What is read before the found start is dropped, what comes after it is
    shown.
-5. Scale (`--scale auto`): the templates are made at each of AUTO_SCALES and all are tracked; the first
+6. Scale (`--scale auto`): the templates are made at each of AUTO_SCALES and all are tracked; the first
    candidate that settles fixes the scale, refined to the pixel of fg's width on its seed pairs
    (`spatial.refine_scale`); tracking then goes on at that scale alone (from the bg frames held) and its
    placement must pass higher thresholds (AUTO_MIN_*), else every scale is tracked again.
@@ -38,6 +43,7 @@ import numpy as np
 
 from .errors import NotFound, VidkompyError
 from .framering import FrameRing
+from .rivals import Rival, catch_up, make_rival, prune, winner
 from .scaling import scaled_format
 from .spatial import (
     MIN_DETAIL,
@@ -81,6 +87,13 @@ SETTLE = 2
 #: scored 0.612.
 OUTCLASSED = 0.15
 OUTCLASSED_PX = 4
+#: Whole-horizon search (`rivals`): each accepted placement is checked against fg frames from its first
+#: VERIFY_SECONDS (every TRACK_FPS-th of a second), and a later one wins when its mismatch is BETTER smaller.
+VERIFY_SECONDS = Fraction(3)
+BETTER = 0.25
+#: ... each scored within LAG_STRIDES tracking strides (bg frames) of its clock: a settle on a slow or still
+#: stretch may date fg a few frames off.
+LAG_STRIDES = 1
 #: Scales --scale auto tries (fg's width in bg over its own): 1 down to 1/2 in steps of about 4 %, each
 #: tracked like a scale of its own; the winner's width is then refined to the pixel (`spatial.refine_scale`)
 #: within SCALE_REACH of it.
@@ -145,14 +158,19 @@ class PlacementSearch:
     """One search: `take_templates` on the fg ring, then `scan` a bg ring of `bg_window` frames."""
 
     def __init__(self, fg: Y4MFormat, bg: Y4MFormat, search_seconds: Fraction, force: bool,
-                 scales: Sequence[Fraction] = (Fraction(1),), accept_score: float = 0.0) -> None:
+                 scales: Sequence[Fraction] = (Fraction(1),), whole: bool = False) -> None:
         """scales: fg's candidate widths in bg over its own (1: as it is); those leaving fg larger than bg are
-        dropped. With more than one, the best is refined to the pixel. accept_score: a placement must score
-        this much to be taken (candidates are still tracked from the usual floor)."""
+        dropped. With more than one, the best is refined to the pixel. whole: read the whole
+        horizon and take the placement that fits fg's next seconds best (`rivals.winner`), not the first;
+        its start may then lie before the frames the ring still holds (the caller reads bg again)."""
         self.fg, self.bg = fg, bg
+        self.whole = whole
+        self.rivals: list[Rival] = []  # the placements accepted so far (whole horizon), in bg order
+        self.fg_ring: FrameRing | None = None  # fg's frames, for the rivals' probes
+        self.probe_frames: list[int] = []  # fg frames probed
+        self.mask: np.ndarray | None = None  # fg's pixels compared (the templates' mask), None: all
         self.horizon = max(1, math.ceil(search_seconds * bg.rate))
         self.min_score, self.min_detail = (0.0, 0.0) if force else (MIN_SCORE, MIN_DETAIL)
-        self.accept_score = accept_score
         sizes = {scale: self._size(scale) for scale in scales}
         # one scale: fg's picture (its flat bars cropped) must fit in bg, which make_templates checks
         self.sizes = {scale: size for scale, size in sizes.items()
@@ -200,6 +218,7 @@ class PlacementSearch:
             log.info("spatial search: %.0f%% of fg's picture stays dark and still: matching the rest",
                      100 * (1 - mask.mean()))
             frames = [fill_masked(frame, mask) for frame in frames]
+        self.fg_ring, self.mask = ring, mask
         self.originals = dict(zip(picks, frames))
         for scale, size in self.sizes.items():
             scaled = self._scaled(scale, size, picks, frames)
@@ -212,11 +231,20 @@ class PlacementSearch:
                 "nothing to find in bg; give --x/--y"
             )
         self.candidates = self.scaled
+        if self.whole:
+            self.probe_frames = self._probe_frames(ring, picks[0])
         self.span = max(math.ceil(max(tpl.fg_index for tpl in sc.templates) * self.rate) for sc in self.scaled)
         first = self.scaled[0]
         log.debug("spatial search: %d templates from fg frames %s at %d scales, bg shrunk by %d to %dx%d, horizon "
                   "%d bg frames", len(first.templates), [tpl.fg_index for tpl in first.templates], len(self.scaled),
                   self.factor, self.small_w, self.small_h, self.horizon)
+
+    def _probe_frames(self, ring: FrameRing, first: int) -> list[int]:
+        """fg frames over VERIFY_SECONDS from `first`, TRACK_FPS a second, read into the ring (as far as it
+        holds and fg goes)."""
+        step = max(1, round(self.fg.rate / TRACK_FPS))
+        last = min(first + math.ceil(VERIFY_SECONDS * self.fg.rate), ring.start + ring.capacity - 1)
+        return [i for i in range(first, last + 1, step) if ring.fill_to(i)]
 
     def _scaled(self, scale: Fraction, size: tuple[int, int], picks: list[int],
                 frames: list[np.ndarray]) -> _Scaled | None:
@@ -263,6 +291,7 @@ class PlacementSearch:
             if not ring.fill_to(j):
                 break
             tick = time.monotonic()
+            self._see(ring, j)
             scores[j % window] = -np.inf
             if j % self.stride == self.stride // 2:
                 small = self._small(ring, smalls, shrunk, j)
@@ -278,14 +307,17 @@ class PlacementSearch:
                 elif self._accepted(found, strict=self.measured):
                     if self.measured:
                         found = self._checked(found, ring, smalls, shrunk, candidate, j, window)
-                    self.work += time.monotonic() - tick
-                    return self._found(found, ring)
+                    if not self.whole:
+                        self.work += time.monotonic() - tick
+                        return self._found(found, ring)
+                    self._rival(found, candidate[1], ring, j)
+                    struck, resume = self._strike(candidate[0], j, window)
                 else:
                     best_failure = max(best_failure or found, found, key=lambda p: (p.detail, p.score))
-                    # the next settle's stretch overlaps this one by the template span
-                    struck = max(candidate[0], j - self.span - self.stride - SETTLE)
-                    resume = j + window - self.span - 1
-                    if self.measured:  # the scale measured did not hold up: measure again on later frames
+                    if self.whole and self._fits(found, self.measured):  # out of order: its probes judge it
+                        self._rival(found, candidate[1], ring, j, ordered=False)
+                    struck, resume = self._strike(candidate[0], j, window)
+                    if self.measured and not self.rivals:  # the scale measured did not hold up: measure again
                         self.scaled, self.measuring, self.measured = self.candidates, True, False
                         tracked, scores = self._rescore(ring, smalls, shrunk, j, window)
             self.work += time.monotonic() - tick
@@ -301,10 +333,77 @@ class PlacementSearch:
                 self._measure(found, ring, candidate[1])
                 found = self._settle(ring, smalls, shrunk, (candidate[0], self.scaled[0]), last, window)
             self.work += time.monotonic() - tick
+            scaled = self.scaled[0] if self.measured else candidate[1]
             if self._accepted(found, strict=self.measured):
-                return self._found(found, ring)
-            best_failure = max(best_failure or found, found, key=lambda p: (p.detail, p.score))
+                self._rival(found, scaled, ring, last)
+            else:
+                best_failure = max(best_failure or found, found, key=lambda p: (p.detail, p.score))
+                if self.whole and self._fits(found, self.measured):
+                    self._rival(found, scaled, ring, last, ordered=False)
+        if any(rival.ordered for rival in self.rivals):
+            return self._found(self._winner(ring, last), ring)
         raise self._not_found(best_failure, last, float(scores.max()))
+
+    def _strike(self, date: int, newest: int, window: int) -> tuple[int, int]:
+        """After settling the candidate dated `date` at bg frame `newest`: the last bg frame whose candidates
+        are struck, and the bg frame before which no settle is tried (the next stretch overlaps this one by
+        the template span)."""
+        return max(date, newest - self.span - self.stride - SETTLE), newest + window - self.span - 1
+
+    def _rival(self, found: Placement, scaled: _Scaled, ring: FrameRing, newest: int, ordered: bool = True) -> None:
+        """A placement becomes a rival, its probes due up to `newest` scored from the frames held. `ordered`:
+        its templates matched in fg's order; one that did not may still win on its probes, but the search
+        finds fg only if some rival did."""
+        assert self.fg_ring is not None
+        tpl = scaled.templates[0]
+        h, w = tpl.full.shape
+        # the templates' region, within bg (a picture whose bars hang outside bg is probed on what is inside)
+        x0, y0 = max(found.x + tpl.ox, 0), max(found.y + tpl.oy, 0)
+        x1, y1 = min(found.x + tpl.ox + w, self.bg.width), min(found.y + tpl.oy + h, self.bg.height)
+        fx, fy = x0 - found.x, y0 - found.y  # where that region starts in fg
+        date = found.bg_frame - found.fg_frame * self.rate  # bg frame of fg frame 0 on its clock
+        probes = []
+        for i in self.probe_frames if x1 - x0 >= self.factor and y1 - y0 >= self.factor else ():
+            luma = _luma(self.fg, self.fg_ring.frame(i))
+            luma = _resized(luma if self.mask is None else fill_masked(luma, self.mask), scaled.size)
+            probes.append((date + i * self.rate, shrink(luma[fy:fy + y1 - y0, fx:fx + x1 - x0], self.factor)))
+        rival = make_rival(found, (x0, y0, x1 - x0, y1 - y0), probes, LAG_STRIDES * self.stride, ordered)
+        catch_up(rival, lambda k: _luma(self.bg, ring.frame(k)) if ring.start <= k < ring.end else None, newest,
+                 self.factor)
+        self.rivals.append(rival)
+
+    def _see(self, ring: FrameRing, index: int) -> None:
+        """bg frame `index` was read: score the rivals' probes due there (rivals out of the running dropped)."""
+        luma = _luma(self.bg, ring.frame(index))
+        for rival in self.rivals:
+            if rival.due and rival.first_due <= index:
+                rival.see(index, luma, self.factor)
+        prune(self.rivals)
+
+    def _winner(self, ring: FrameRing, newest: int) -> Placement:
+        """The rivals' winner, once bg has been read (past the horizon if need be) until each has seen all
+        its probes or bg ended."""
+        j = newest + 1
+        while any(r.due for r in self.rivals):
+            ring.release_before(j - ring.capacity + 1)
+            if not ring.fill_to(j):
+                break
+            self._see(ring, j)
+            j += 1
+        best = winner(self.rivals, BETTER)
+        assert best is not None
+        first = self.rivals[0]
+        if best is not first:
+            log.info("fg's first match (bg frame %d) is a look-alike: it fits fg's next %s s worse than the match "
+                     "at bg frame %d (mismatch %.4f against %.4f)", first.placement.bg_frame, VERIFY_SECONDS,
+                     best.placement.bg_frame, first.mismatch, best.mismatch)
+        for rival in self.rivals:
+            log.debug("spatial search: rival at bg frame %d x=%d y=%d: mismatch %.4f over %d probes%s",
+                      rival.placement.bg_frame, rival.placement.x, rival.placement.y, rival.mismatch, rival.next,
+                      " (taken)" if rival is best else "")
+        placement, lag = best.moved
+        return dataclasses.replace(placement, bg_frame=placement.bg_frame + lag,
+                                   pairs=tuple((f, b + lag) for f, b in placement.pairs))
 
     def _small(self, ring: FrameRing, smalls: np.ndarray, shrunk: np.ndarray, index: int) -> np.ndarray:
         """The shrunk copy of held bg frame `index`, made on first use."""
@@ -387,22 +486,25 @@ class PlacementSearch:
     def _accepted(self, found: Placement, strict: bool = False) -> bool:
         """Found, and on one timeline (else the seed would be a wrong time: keep looking). `strict`: at a
         measured scale, with the higher AUTO_ thresholds."""
-        score, detail = max(self.min_score, self.accept_score), self.min_detail
-        if strict and score > 0:
-            score, detail = max(score, AUTO_MIN_SCORE), max(detail, AUTO_MIN_DETAIL)
         if self.min_score <= 0:
             return True
-        try:
-            verify(found, score, detail)
-            whole = found.order >= MIN_ORDER
-        except VidkompyError:
-            whole = False
-        if not whole:
-            if found.score >= score and found.detail >= detail and (self.partial is None
-                                                                     or found.score > self.partial.score):
+        fits = self._fits(found, strict)
+        if not fits or found.order < MIN_ORDER:
+            if fits and (self.partial is None or found.score > self.partial.score):
                 self.partial = found  # fg's pictures, but too few of them agree, or out of order
             return False
         return not outclassed(found, self.partial)
+
+    def _fits(self, found: Placement, strict: bool) -> bool:
+        """Score, detail and agreement over the floors (`strict`: the AUTO_ ones), whatever the order."""
+        score, detail = self.min_score, self.min_detail
+        if strict:
+            score, detail = max(score, AUTO_MIN_SCORE), max(detail, AUTO_MIN_DETAIL)
+        try:
+            verify(found, score, detail)
+        except VidkompyError:
+            return False
+        return True
 
     def _found(self, placement: Placement, ring: FrameRing) -> Found:
         offset = offset_from_pairs(placement.pairs, self.fg.rate, self.bg.rate)

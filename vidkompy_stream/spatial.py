@@ -429,7 +429,7 @@ def make_templates(
             )
         if min(small.shape) < 4 or cv2.meanStdDev(small)[1][0, 0] < FLAT_STD:
             continue
-        if any(other.small.shape == small.shape and _ncc(other.small, small) >= DUPLICATE_NCC for other in found):
+        if any(other.small.shape == small.shape and ncc(other.small, small) >= DUPLICATE_NCC for other in found):
             continue
         found.append(Template(int(index), full, x0, y0, small))
     return found
@@ -465,7 +465,7 @@ def _coarse(tpl: Template, bg_small: Sequence[np.ndarray], flat: np.ndarray) -> 
     return sorted(scored.values(), reverse=True)
 
 
-def _ncc(a: np.ndarray, b: np.ndarray) -> float:
+def ncc(a: np.ndarray, b: np.ndarray) -> float:
     """Normalized cross-correlation (TM_CCOEFF_NORMED) of two same-shape arrays; 0 if either is flat or empty,
     or if their shapes differ (a bg patch cut short by bg's edge: the template does not fit there)."""
     if a.size == 0 or a.shape != b.shape:
@@ -484,7 +484,7 @@ def _detail(tpl: np.ndarray, patch: np.ndarray, factor: int) -> float:
     a soft bg lacks."""
     k = max(2, factor)
     a, b = shrink(tpl, k).astype(np.float32), shrink(patch, k).astype(np.float32)
-    return _ncc(cv2.Laplacian(a, cv2.CV_32F), cv2.Laplacian(b, cv2.CV_32F))
+    return ncc(cv2.Laplacian(a, cv2.CV_32F), cv2.Laplacian(b, cv2.CV_32F))
 
 
 def refine_scale(pairs: Sequence[tuple[np.ndarray, np.ndarray]], x: int, y: int, width: int,
@@ -571,7 +571,7 @@ def _refine(
         return None
     _, x, y, pos, full = best
     patch = full[y : y + th, x : x + tw]
-    return _Vote(tpl, x - tpl.ox, y - tpl.oy, _ncc(patch, tpl.full), pos, _detail(tpl.full, patch, factor), ranked)
+    return _Vote(tpl, x - tpl.ox, y - tpl.oy, ncc(patch, tpl.full), pos, _detail(tpl.full, patch, factor), ranked)
 
 
 def _timeline(tpl: Template, bg_small: Sequence[np.ndarray], x: int, y: int, factor: int) -> np.ndarray:
@@ -682,7 +682,7 @@ def _nearby_frame(
         if full is not None and x >= 0 and y >= 0:
             patch = full[y : y + sh, x : x + sw]
             if patch.shape == window.shape:
-                best = max(best, (_ncc(patch, window), pos))
+                best = max(best, (ncc(patch, window), pos))
     return best[1]
 
 
@@ -722,7 +722,7 @@ def _pool(
         th, tw = tpl.full.shape
         patch = None if full is None else full[y + tpl.oy : y + tpl.oy + th, x + tpl.ox : x + tpl.ox + tw]
         fits = patch is not None and patch.shape == (th, tw) and y + tpl.oy >= 0 and x + tpl.ox >= 0
-        score, detail = (_ncc(patch, tpl.full), _detail(tpl.full, patch, factor)) if fits else (-1.0, 0.0)
+        score, detail = (ncc(patch, tpl.full), _detail(tpl.full, patch, factor)) if fits else (-1.0, 0.0)
         pooled.append(dataclasses.replace(vote, x=x, y=y, score=score, detail=detail))
     pooled.sort(key=lambda v: v.score, reverse=True)
     return pooled[0], pooled
@@ -739,7 +739,7 @@ def _seed_frame(best: _Vote, bg_indices: Sequence[int], get_full: Callable[[int]
         if 0 <= pos < len(bg_indices):
             full = get_full(bg_indices[pos])
             if full is not None:
-                top = max(top, (_ncc(full[y : y + th, x : x + tw], tpl.full), pos))
+                top = max(top, (ncc(full[y : y + th, x : x + tw], tpl.full), pos))
     return int(bg_indices[top[1]])
 
 

@@ -1,0 +1,62 @@
+"""Rival placements judged on fg's next seconds (`vidkompy_stream.rivals`), on frames made here."""
+
+import cv2
+import numpy as np
+
+from vidkompy_stream.rivals import Rival, catch_up, make_rival, winner
+from vidkompy_stream.spatial import Placement, shrink
+
+FACTOR = 2
+BOX = (50, 60, 64, 48)  # x, y, width, height of fg's picture in bg
+START = 10  # bg frame of fg frame 0
+
+
+def _bg_frames(count: int = 40) -> list[np.ndarray]:
+    """Frames unlike each other (smoothed noise), each a picture only one time shows."""
+    rng = np.random.default_rng(7)
+    return [cv2.GaussianBlur(rng.integers(0, 256, (160, 200), dtype=np.uint8), (5, 5), 1.5) for _ in range(count)]
+
+
+def _rival(frames: list[np.ndarray], x: int, start: int, lag: int = 2) -> Rival:
+    """A rival placing fg at x (y as in BOX) with fg frame 0 at bg frame `start`, probed on fg frames 0..19."""
+    bx, by, w, h = BOX
+    probes = [(start + k, shrink(frames[START + k][by:by + h, bx:bx + w], FACTOR)) for k in range(0, 20, 2)]
+    placement = Placement(x, by, 0.99, 0.1, 0, start, 3, 3, 0.9)
+    return make_rival(placement, (x, by, w, h), probes, lag)
+
+
+def _judge(rival: Rival, frames: list[np.ndarray]) -> Rival:
+    catch_up(rival, lambda k: frames[k] if 0 <= k < len(frames) else None, len(frames) - 1, FACTOR)
+    return rival
+
+
+def test_the_true_start_fits_and_a_pixel_or_a_frame_off_is_moved_onto_it() -> None:
+    frames = _bg_frames()
+    right = _judge(_rival(frames, BOX[0], START), frames)
+    assert right.mismatch < 0.01 and right.moved[0].x == BOX[0] and right.moved[1] == 0
+    shifted = _judge(_rival(frames, BOX[0] + 1, START + 1), frames)
+    placement, lag = shifted.moved
+    assert shifted.mismatch < 0.01
+    assert (placement.x, lag) == (BOX[0], -1), "moved back by the pixel and the frame it was off"
+
+
+def test_a_start_off_by_more_than_the_lag_does_not_fit() -> None:
+    frames = _bg_frames()
+    wrong = _judge(_rival(frames, BOX[0], START + 5), frames)
+    assert wrong.mismatch > 0.5
+
+
+def test_the_earliest_of_equal_fits_wins_and_a_clearly_better_later_one_replaces_it() -> None:
+    frames = _bg_frames()
+    early_wrong = _judge(_rival(frames, BOX[0], START + 8), frames)
+    right = _judge(_rival(frames, BOX[0], START), frames)
+    again = _judge(_rival(frames, BOX[0], START), frames)
+    assert winner([early_wrong, right, again], 0.25) is right
+    assert winner([right, again], 0.25) is right
+    assert winner([], 0.25) is None
+
+
+def test_probes_outside_the_frames_read_are_not_counted() -> None:
+    frames = _bg_frames()
+    rival = _judge(_rival(frames, BOX[0], START), frames[:16])  # bg ends at frame 15: later probes never scored
+    assert 0 < rival.next < 10 and rival.mismatch < 0.01

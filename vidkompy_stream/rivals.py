@@ -1,0 +1,186 @@
+"""Rival placements judged on fg's first seconds: which of several places and times in bg fg really starts at.
+
+A placement is settled on the templates of fg's first second. When that second is still (a static shot,
+a slide) or the camera pans over a still scene, its pictures fit bg at several (x, y, time): the still
+part fits at any time, and a pan shows the same picture at (x + v dt, t + dt). The first fit is then a
+guess. Each placement the search accepts becomes a `Rival`, and bg frames read after it are compared, at
+its place and on its clock, with fg frames from the following seconds (its *probes*): the true start
+keeps matching as fg's picture changes, a look-alike drifts off as soon as the scene moves differently
+from the pan's or the still part's alibi. This is verification by a sequence, not a single frame, the
+idea behind temporal alignment by frame sequences (Caspi & Irani, "Spatio-temporal alignment of
+sequences", IEEE TPAMI 24(11), 2002).
+
+Each probe scores 1 - ZNCC of fg's shrunk picture and bg's shrunk crop under it; a rival's mismatch is
+the mean over its probes. Recurring pictures (a loop, a replay) fit alike up to coding noise, so a later
+rival replaces an earlier one only when its mismatch is smaller by more than `better`'s share.
+"""
+
+import dataclasses
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from .spatial import Placement, shrink
+
+#: `Rival.moved`: standard errors by which another lag must fit better than the placement's own clock.
+SIGNIFICANCE = 3.0
+
+
+@dataclasses.dataclass
+class Probe:
+    """One fg frame's picture (content box, shrunk, as a zero-mean unit vector), due at one bg frame on a
+    rival's clock."""
+
+    bg_frame: int
+    unit: np.ndarray
+
+
+def _unit(small: np.ndarray) -> np.ndarray:
+    """A picture as a zero-mean unit vector (zero when flat): dot products of two are their ZNCC."""
+    v = small.astype(np.float32).ravel()
+    v -= v.mean()
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm > 1e-3 else np.zeros_like(v)
+
+
+@dataclasses.dataclass
+class Rival:
+    """An accepted placement and the evidence gathered for it: each probe's mismatch at the placement's
+    place and clock and at each position within `reach` px and `lag` bg frames of them (a settle on a still
+    or soft picture may miss by a pixel or a few frames, which a sharp picture's probes hold against it)."""
+
+    placement: Placement
+    box: tuple[int, int, int, int]  # the probes' region in bg: x, y, width, height (full resolution)
+    probes: list[Probe]  # in bg order
+    reach: int = 1
+    lag: int = 0
+    ordered: bool = True  # its templates matched in fg's order (`spatial.Placement.order`)
+    scores: np.ndarray = dataclasses.field(init=False)  # 1 - ZNCC by probe, lag, dy, dx (NaN: not scored)
+    next: int = 0  # probes before this one are done (every lag of theirs read or missed)
+
+    def __post_init__(self) -> None:
+        side = 2 * self.reach + 1
+        self.scores = np.full((len(self.probes), 2 * self.lag + 1, side, side), np.nan, np.float32)
+
+    @property
+    def due(self) -> bool:
+        """Whether probes remain to be scored."""
+        return self.next < len(self.probes)
+
+    @property
+    def first_due(self) -> int:
+        """The first bg frame a probe still due is scored on."""
+        return self.probes[self.next].bg_frame - self.lag
+
+    def drop(self) -> None:
+        """Score no more probes (out of the running)."""
+        self.next = len(self.probes)
+
+    def means(self, count: int | None = None) -> np.ndarray:
+        """Mean mismatch of the first `count` probes (all) by lag, dy, dx; 1 where none was scored."""
+        block = self.scores[:count]
+        seen = np.isfinite(block).sum(axis=0)
+        return np.where(seen > 0, np.nansum(block, axis=0) / np.maximum(seen, 1), 1.0)
+
+    @property
+    def mismatch(self) -> float:
+        """Mean mismatch at the best position and lag (1 with no probe scored: nothing speaks for it)."""
+        return float(self.means().min())
+
+    def mismatch_on(self, count: int) -> float:
+        return float(self.means(count).min())
+
+    @property
+    def moved(self) -> tuple[Placement, int]:
+        """The placement at the position its probes fit best, and the lag (bg frames) of its clock there: the
+        placement's own clock unless another lag fits better by more than SIGNIFICANCE standard errors over
+        the probes (a slow scene fits neighbouring frames alike, and its seed pairs are exact to the frame)."""
+        means = self.means()
+        at_clock = means[self.lag]
+        dy0, dx0 = np.unravel_index(int(np.argmin(at_clock)), at_clock.shape)
+        lag, dy, dx = np.unravel_index(int(np.argmin(means)), means.shape)
+        gain = self.scores[:, self.lag, dy0, dx0] - self.scores[:, lag, dy, dx]
+        gain = gain[np.isfinite(gain)]
+        if len(gain) < 2 or gain.mean() <= SIGNIFICANCE * gain.std(ddof=1) / np.sqrt(len(gain)):
+            lag, dy, dx = self.lag, dy0, dx0
+        placement = dataclasses.replace(self.placement, x=self.placement.x + int(dx) - self.reach,
+                                        y=self.placement.y + int(dy) - self.reach)
+        return placement, int(lag) - self.lag
+
+    def see(self, index: int, luma: np.ndarray, factor: int) -> None:
+        """Score the probes due within `lag` of bg frame `index`, whose luma plane is given."""
+        while self.due and self.probes[self.next].bg_frame < index - self.lag:
+            self.next += 1
+        near = [k for k in range(self.next, min(self.next + 2 * self.lag + 1, len(self.probes)))
+                if self.probes[k].bg_frame <= index + self.lag]
+        if near:
+            side = 2 * self.reach + 1
+            units = np.stack([self.probes[k].unit for k in near])
+            fits = units @ self._shifted(luma, factor).T  # ZNCC by probe, position
+            for k, row in zip(near, fits):
+                self.scores[k, index - self.probes[k].bg_frame + self.lag] = 1.0 - row.reshape(side, side)
+        while self.due and self.probes[self.next].bg_frame <= index - self.lag:
+            self.next += 1
+
+    def _shifted(self, luma: np.ndarray, factor: int) -> np.ndarray:
+        """bg's crop under the box at each position within `reach`, shrunk, as unit vectors (zero where the
+        position leaves bg)."""
+        x, y, w, h = self.box
+        r = self.reach
+        size = (h // factor) * (w // factor)
+        rows = np.zeros(((2 * r + 1) ** 2, size), np.float32)
+        for k, (dy, dx) in enumerate(np.ndindex(2 * r + 1, 2 * r + 1)):
+            top, left = y + dy - r, x + dx - r
+            if top >= 0 and left >= 0 and top + h <= luma.shape[0] and left + w <= luma.shape[1]:
+                rows[k] = _unit(shrink(luma[top:top + h, left:left + w], factor))
+        return rows
+
+
+def make_rival(placement: Placement, box: tuple[int, int, int, int],
+               probes: Iterable[tuple[float, np.ndarray]], lag: int, ordered: bool = True) -> Rival:
+    """A rival for `placement` with probes (bg frame on its clock, shrunk picture of the region `box`: x, y,
+    width, height in bg), scored within `lag` bg frames of that clock."""
+    ordered_probes = sorted((Probe(round(at), _unit(small)) for at, small in probes), key=lambda p: p.bg_frame)
+    return Rival(placement, box, ordered_probes, lag=lag, ordered=ordered)
+
+
+def catch_up(rival: Rival, held: Callable[[int], np.ndarray | None], newest: int, factor: int) -> None:
+    """Score the rival on the bg frames already read (up to `newest`) that it needs, from those still held."""
+    if not rival.due:
+        return
+    for index in range(rival.first_due, newest + 1):
+        luma = held(index)
+        if luma is not None:
+            rival.see(index, luma, factor)
+
+
+def better(found: Rival, best: Rival, share: float) -> bool:
+    """Whether a later rival beats the best so far: its mismatch, over the probes both have scored (one cut
+    short by bg's end is judged on the same fg frames as the other), is smaller by more than `share` of the
+    best's. Pictures that recur match alike up to coding noise, and the earliest of them is taken."""
+    count = min(found.next, best.next)
+    if count == 0:
+        return found.mismatch < best.mismatch * (1.0 - share)
+    return found.mismatch_on(count) < best.mismatch_on(count) * (1.0 - share)
+
+
+def winner(rivals: list[Rival], share: float) -> Rival | None:
+    """The earliest rival that no later one beats (`better`), rivals given in the order found."""
+    best: Rival | None = None
+    for rival in rivals:
+        if best is None or better(rival, best, share):
+            best = rival
+    return best
+
+
+def prune(rivals: list[Rival], after: int = 10, worse: float = 3.0) -> None:
+    """Stop scoring rivals out of the running: once `after` probes are done, one whose mismatch is `worse`
+    times that of the best so judged (a still opening makes a rival every second, and a moving scene then
+    tells them apart within a fraction of the probes)."""
+    judged = [rival for rival in rivals if rival.next >= after]
+    if len(judged) < 2:
+        return
+    best = min(rival.mismatch for rival in judged)
+    for rival in judged:
+        if rival.due and rival.mismatch > worse * best:
+            rival.drop()
