@@ -1,5 +1,7 @@
 """Rival placements judged on fg's next seconds (`vidkompy_stream.rivals`), on frames made here."""
 
+import dataclasses
+
 import cv2
 import numpy as np
 
@@ -51,12 +53,25 @@ def test_the_earliest_of_equal_fits_wins_and_a_clearly_better_later_one_replaces
     early_wrong = _judge(_rival(frames, BOX[0], START + 8), frames)
     right = _judge(_rival(frames, BOX[0], START), frames)
     again = _judge(_rival(frames, BOX[0], START), frames)
-    assert winner([early_wrong, right, again], 0.25) is right
-    assert winner([right, again], 0.25) is right
-    assert winner([], 0.25) is None
+    assert winner([early_wrong, right, again], 0.25, 0.5, 3) is right
+    assert winner([right, again], 0.25, 0.5, 3) is right
+    assert winner([], 0.25, 0.5, 3) is None
 
 
 def test_probes_outside_the_frames_read_are_not_counted() -> None:
     frames = _bg_frames()
     rival = _judge(_rival(frames, BOX[0], START), frames[:16])  # bg ends at frame 15: later probes never scored
     assert 0 < rival.next < 10 and rival.mismatch < 0.01
+
+
+def test_a_later_showing_must_fit_far_better_than_a_nearby_dating() -> None:
+    """Rivals dated within `span` of each other are two datings of one showing: the better one wins by
+    `share`; a rival far later is another showing (a replay), which must beat the first by `far_share`."""
+    frames = _bg_frames()
+    first = _judge(_rival(frames, BOX[0], START), frames)
+    again = dataclasses.replace(first, placement=dataclasses.replace(first.placement, bg_frame=START + 200))
+    again.scores = first.scores * 0.6  # fits 40 % better
+    again.date = first.date + 200
+    assert winner([first, again], 0.25, 0.5, 30) is first, "a replay 40 % better is not another start"
+    again.date = first.date + 10
+    assert winner([first, again], 0.25, 0.5, 30) is again, "a dating 40 % better, near by, is"

@@ -88,9 +88,11 @@ SETTLE = 2
 OUTCLASSED = 0.15
 OUTCLASSED_PX = 4
 #: Whole-horizon search (`rivals`): each accepted placement is checked against fg frames from its first
-#: VERIFY_SECONDS (every TRACK_FPS-th of a second), and a later one wins when its mismatch is BETTER smaller.
+#: VERIFY_SECONDS (every TRACK_FPS-th of a second), and a later one wins when its mismatch is BETTER smaller,
+#: or BETTER_FAR when more than VERIFY_SECONDS apart (`rivals.winner`).
 VERIFY_SECONDS = Fraction(3)
 BETTER = 0.25
+BETTER_FAR = 0.5
 #: ... each scored within LAG_STRIDES tracking strides (bg frames) of its clock: a settle on a slow or still
 #: stretch may date fg a few frames off.
 LAG_STRIDES = 1
@@ -367,7 +369,8 @@ class PlacementSearch:
             luma = _luma(self.fg, self.fg_ring.frame(i))
             luma = _resized(luma if self.mask is None else fill_masked(luma, self.mask), scaled.size)
             probes.append((date + i * self.rate, shrink(luma[fy:fy + y1 - y0, fx:fx + x1 - x0], self.factor)))
-        rival = make_rival(found, (x0, y0, x1 - x0, y1 - y0), probes, LAG_STRIDES * self.stride, ordered)
+        rival = make_rival(found, (x0, y0, x1 - x0, y1 - y0), probes, LAG_STRIDES * self.stride, ordered,
+                           date)
         catch_up(rival, lambda k: _luma(self.bg, ring.frame(k)) if ring.start <= k < ring.end else None, newest,
                  self.factor)
         self.rivals.append(rival)
@@ -390,7 +393,7 @@ class PlacementSearch:
                 break
             self._see(ring, j)
             j += 1
-        best = winner(self.rivals, BETTER)
+        best = winner(self.rivals, BETTER, BETTER_FAR, float(VERIFY_SECONDS * self.bg.rate))
         assert best is not None
         first = self.rivals[0]
         if best is not first:

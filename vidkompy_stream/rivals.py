@@ -11,28 +11,40 @@ idea behind temporal alignment by frame sequences (Caspi & Irani, "Spatio-tempor
 sequences", IEEE TPAMI 24(11), 2002).
 
 Each probe scores 1 - ZNCC of fg's shrunk picture and bg's shrunk crop under it; a rival's mismatch is
-the mean over its probes. Recurring pictures (a loop, a replay) fit alike up to coding noise, so a later
-rival replaces an earlier one only when its mismatch is smaller by more than `better`'s share.
+the mean over its probes at its best position and lag. A later rival replaces an earlier one only when its
+mismatch is smaller by a share (`winner`): a small one for two datings of one showing of fg's pictures
+(dates within the probes' span), a large one for another showing (a replay or loop fits alike up to coding
+noise, which differs between showings, and the earliest is taken).
 """
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterable
 
 import numpy as np
 
 from .spatial import Placement, shrink
 
+#: A probe's time within this many bg frames of a bg frame's is that frame's (float rounding of the clock).
+EXACT = 1e-6
 #: `Rival.moved`: standard errors by which another lag must fit better than the placement's own clock.
 SIGNIFICANCE = 3.0
 
 
 @dataclasses.dataclass
 class Probe:
-    """One fg frame's picture (content box, shrunk, as a zero-mean unit vector), due at one bg frame on a
-    rival's clock."""
+    """One fg frame's picture (content box, shrunk, as a zero-mean unit vector), due on a rival's clock at
+    bg frame `bg_frame`, or between it and the next (fg and bg frames need not fall at the same instants:
+    the picture shown is that of either neighbour, whichever fits)."""
 
     bg_frame: int
     unit: np.ndarray
+    between: bool = False
+
+    @property
+    def last(self) -> int:
+        """The last bg frame it is compared with at lag 0."""
+        return self.bg_frame + self.between
 
 
 def _unit(small: np.ndarray) -> np.ndarray:
@@ -55,6 +67,7 @@ class Rival:
     reach: int = 1
     lag: int = 0
     ordered: bool = True  # its templates matched in fg's order (`spatial.Placement.order`)
+    date: float = 0.0  # bg frame of fg frame 0 on its clock
     scores: np.ndarray = dataclasses.field(init=False)  # 1 - ZNCC by probe, lag, dy, dx (NaN: not scored)
     next: int = 0  # probes before this one are done (every lag of theirs read or missed)
 
@@ -92,34 +105,41 @@ class Rival:
 
     @property
     def moved(self) -> tuple[Placement, int]:
-        """The placement at the position its probes fit best, and the lag (bg frames) of its clock there: the
-        placement's own clock unless another lag fits better by more than SIGNIFICANCE standard errors over
-        the probes (a slow scene fits neighbouring frames alike, and its seed pairs are exact to the frame)."""
+        """The placement at the position and lag (bg frames) its probes fit best, when that fits better than
+        its own place and clock by more than SIGNIFICANCE standard errors over the probes; else as it is (a
+        slow scene fits neighbouring frames alike, a drifting clock makes a moving picture look shifted, and
+        a settle's seed pairs are exact to the frame and pixel on a moving picture)."""
         means = self.means()
-        at_clock = means[self.lag]
-        dy0, dx0 = np.unravel_index(int(np.argmin(at_clock)), at_clock.shape)
         lag, dy, dx = np.unravel_index(int(np.argmin(means)), means.shape)
-        gain = self.scores[:, self.lag, dy0, dx0] - self.scores[:, lag, dy, dx]
+        gain = self.scores[:, self.lag, self.reach, self.reach] - self.scores[:, lag, dy, dx]
         gain = gain[np.isfinite(gain)]
         if len(gain) < 2 or gain.mean() <= SIGNIFICANCE * gain.std(ddof=1) / np.sqrt(len(gain)):
-            lag, dy, dx = self.lag, dy0, dx0
+            return self.placement, 0
         placement = dataclasses.replace(self.placement, x=self.placement.x + int(dx) - self.reach,
                                         y=self.placement.y + int(dy) - self.reach)
         return placement, int(lag) - self.lag
 
     def see(self, index: int, luma: np.ndarray, factor: int) -> None:
-        """Score the probes due within `lag` of bg frame `index`, whose luma plane is given."""
-        while self.due and self.probes[self.next].bg_frame < index - self.lag:
+        """Score the probes due within `lag` of bg frame `index`, whose luma plane is given (at each lag, a
+        probe between two bg frames keeps the better of the two)."""
+        while self.due and self.probes[self.next].last + self.lag < index:
             self.next += 1
-        near = [k for k in range(self.next, min(self.next + 2 * self.lag + 1, len(self.probes)))
-                if self.probes[k].bg_frame <= index + self.lag]
+        near = []
+        for k in range(self.next, len(self.probes)):
+            if self.probes[k].bg_frame - self.lag > index:
+                break
+            near.append(k)
         if near:
             side = 2 * self.reach + 1
             units = np.stack([self.probes[k].unit for k in near])
-            fits = units @ self._shifted(luma, factor).T  # ZNCC by probe, position
+            fits = 1.0 - units @ self._shifted(luma, factor).T  # mismatch by probe, position
             for k, row in zip(near, fits):
-                self.scores[k, index - self.probes[k].bg_frame + self.lag] = 1.0 - row.reshape(side, side)
-        while self.due and self.probes[self.next].bg_frame <= index - self.lag:
+                probe = self.probes[k]
+                for lag in {index - probe.bg_frame, index - probe.last}:
+                    if -self.lag <= lag <= self.lag:
+                        cell = self.scores[k, lag + self.lag]
+                        np.fmin(cell, row.reshape(side, side), out=cell)
+        while self.due and self.probes[self.next].last + self.lag <= index:
             self.next += 1
 
     def _shifted(self, luma: np.ndarray, factor: int) -> np.ndarray:
@@ -137,11 +157,13 @@ class Rival:
 
 
 def make_rival(placement: Placement, box: tuple[int, int, int, int],
-               probes: Iterable[tuple[float, np.ndarray]], lag: int, ordered: bool = True) -> Rival:
+               probes: Iterable[tuple[float, np.ndarray]], lag: int, ordered: bool = True,
+               date: float = 0.0) -> Rival:
     """A rival for `placement` with probes (bg frame on its clock, shrunk picture of the region `box`: x, y,
     width, height in bg), scored within `lag` bg frames of that clock."""
-    ordered_probes = sorted((Probe(round(at), _unit(small)) for at, small in probes), key=lambda p: p.bg_frame)
-    return Rival(placement, box, ordered_probes, lag=lag, ordered=ordered)
+    made = [Probe(math.floor(at + EXACT), _unit(small), at - math.floor(at + EXACT) > EXACT) for at, small in probes]
+    ordered_probes = sorted(made, key=lambda p: p.bg_frame)
+    return Rival(placement, box, ordered_probes, lag=lag, ordered=ordered, date=date)
 
 
 def catch_up(rival: Rival, held: Callable[[int], np.ndarray | None], newest: int, factor: int) -> None:
@@ -164,11 +186,14 @@ def better(found: Rival, best: Rival, share: float) -> bool:
     return found.mismatch_on(count) < best.mismatch_on(count) * (1.0 - share)
 
 
-def winner(rivals: list[Rival], share: float) -> Rival | None:
-    """The earliest rival that no later one beats (`better`), rivals given in the order found."""
+def winner(rivals: list[Rival], share: float, far_share: float, span: float) -> Rival | None:
+    """The earliest rival that no later one beats (`better`), rivals given in the order found: by `share`
+    when their dates lie within `span` bg frames (two datings of one showing of fg's pictures), by
+    `far_share` when farther apart (another showing: a replay, a loop, a still or panned look-alike, whose
+    coding noise alone may differ by half)."""
     best: Rival | None = None
     for rival in rivals:
-        if best is None or better(rival, best, share):
+        if best is None or better(rival, best, share if abs(rival.date - best.date) <= span else far_share):
             best = rival
     return best
 
