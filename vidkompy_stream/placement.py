@@ -92,7 +92,7 @@ OUTCLASSED_PX = 4
 #: or BETTER_FAR when more than VERIFY_SECONDS apart (`rivals.winner`).
 VERIFY_SECONDS = Fraction(3)
 BETTER = 0.25
-BETTER_FAR = 0.5
+BETTER_FAR = 2 / 3
 #: ... each scored within LAG_STRIDES tracking strides (bg frames) of its clock: a settle on a slow or still
 #: stretch may date fg a few frames off.
 LAG_STRIDES = 1
