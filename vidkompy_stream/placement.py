@@ -43,7 +43,7 @@ import numpy as np
 
 from .errors import NotFound, VidkompyError
 from .framering import FrameRing
-from .rivals import Rival, catch_up, make_rival, prune, winner
+from .rivals import Rival, catch_up, make_rival, prune, summed, winner
 from .scaling import scaled_format
 from .spatial import (
     MIN_DETAIL,
@@ -377,10 +377,11 @@ class PlacementSearch:
 
     def _see(self, ring: FrameRing, index: int) -> None:
         """bg frame `index` was read: score the rivals' probes due there (rivals out of the running dropped)."""
-        luma = _luma(self.bg, ring.frame(index))
+        table = None
         for rival in self.rivals:
             if rival.due and rival.first_due <= index:
-                rival.see(index, luma, self.factor)
+                table = summed(_luma(self.bg, ring.frame(index))) if table is None else table
+                rival.see(index, table, self.factor)
         prune(self.rivals)
 
     def _winner(self, ring: FrameRing, newest: int) -> Placement:

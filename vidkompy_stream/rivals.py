@@ -21,6 +21,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable
 
+import cv2
 import numpy as np
 
 from .spatial import Placement, shrink
@@ -119,9 +120,9 @@ class Rival:
                                         y=self.placement.y + int(dy) - self.reach)
         return placement, int(lag) - self.lag
 
-    def see(self, index: int, luma: np.ndarray, factor: int) -> None:
-        """Score the probes due within `lag` of bg frame `index`, whose luma plane is given (at each lag, a
-        probe between two bg frames keeps the better of the two)."""
+    def see(self, index: int, table: np.ndarray, factor: int) -> None:
+        """Score the probes due within `lag` of bg frame `index`, given its luma's summed-area table
+        (`summed`); at each lag, a probe between two bg frames keeps the better of the two."""
         while self.due and self.probes[self.next].last + self.lag < index:
             self.next += 1
         near = []
@@ -132,7 +133,7 @@ class Rival:
         if near:
             side = 2 * self.reach + 1
             units = np.stack([self.probes[k].unit for k in near])
-            fits = 1.0 - units @ self._shifted(luma, factor).T  # mismatch by probe, position
+            fits = 1.0 - units @ self._shifted(table, factor).T  # mismatch by probe, position
             for k, row in zip(near, fits):
                 probe = self.probes[k]
                 for lag in {index - probe.bg_frame, index - probe.last}:
@@ -142,18 +143,26 @@ class Rival:
         while self.due and self.probes[self.next].last + self.lag <= index:
             self.next += 1
 
-    def _shifted(self, luma: np.ndarray, factor: int) -> np.ndarray:
-        """bg's crop under the box at each position within `reach`, shrunk, as unit vectors (zero where the
-        position leaves bg)."""
+    def _shifted(self, table: np.ndarray, factor: int) -> np.ndarray:
+        """bg's crop under the box at each position within `reach`, shrunk by `factor` (block means, read off
+        the frame's summed-area table: no full-resolution work per rival or position), as unit vectors (zero
+        where the position leaves bg)."""
         x, y, w, h = self.box
         r = self.reach
-        size = (h // factor) * (w // factor)
-        rows = np.zeros(((2 * r + 1) ** 2, size), np.float32)
+        rows, cols = h // factor, w // factor
+        out = np.zeros(((2 * r + 1) ** 2, rows * cols), np.float32)
         for k, (dy, dx) in enumerate(np.ndindex(2 * r + 1, 2 * r + 1)):
             top, left = y + dy - r, x + dx - r
-            if top >= 0 and left >= 0 and top + h <= luma.shape[0] and left + w <= luma.shape[1]:
-                rows[k] = _unit(shrink(luma[top:top + h, left:left + w], factor))
-        return rows
+            if top >= 0 and left >= 0 and top + h < table.shape[0] and left + w < table.shape[1]:
+                corners = table[top:top + rows * factor + 1:factor, left:left + cols * factor + 1:factor]
+                sums = corners[1:, 1:] - corners[:-1, 1:] - corners[1:, :-1] + corners[:-1, :-1]
+                out[k] = _unit(sums)
+        return out
+
+
+def summed(luma: np.ndarray) -> np.ndarray:
+    """A luma plane's summed-area table (Crow 1984), which `Rival.see` takes: any block's sum in 4 reads."""
+    return cv2.integral(luma)
 
 
 def make_rival(placement: Placement, box: tuple[int, int, int, int],
@@ -167,13 +176,14 @@ def make_rival(placement: Placement, box: tuple[int, int, int, int],
 
 
 def catch_up(rival: Rival, held: Callable[[int], np.ndarray | None], newest: int, factor: int) -> None:
-    """Score the rival on the bg frames already read (up to `newest`) that it needs, from those still held."""
+    """Score the rival on the bg frames already read (up to `newest`) that it needs, from those still held
+    (`held`: a frame's luma plane, or None)."""
     if not rival.due:
         return
     for index in range(rival.first_due, newest + 1):
         luma = held(index)
         if luma is not None:
-            rival.see(index, luma, factor)
+            rival.see(index, summed(luma), factor)
 
 
 def better(found: Rival, best: Rival, share: float) -> bool:
