@@ -216,4 +216,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # Python raises KeyboardInterrupt on SIGINT only if SIGINT was not ignored when it started; a parent that
+    # ignores it (a shell job, a supervisor) would leave an interrupt unanswered: answer it always
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.exit(run(argv))
