@@ -174,15 +174,24 @@ def test_closed_downstream_pipe_is_quiet(ffmpeg_exe: str, clips: dict[str, Path]
     assert leftover_processes(tag) == []
 
 
-@pytest.mark.parametrize(("sig", "code", "word"), [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(("sig", "code", "word", "started_ignoring"),
+                         [(signal.SIGTERM, 143, "terminated", False), (signal.SIGINT, 130, "interrupted", False),
+                          (signal.SIGINT, 130, "interrupted", True)])
 def test_signal_mid_run_stops_children_and_removes_partial_output(ffmpeg_exe: str, clips: dict[str, Path],
                                                                   tmp_path: Path, sig: int, code: int,
-                                                                  word: str) -> None:
+                                                                  word: str, started_ignoring: bool) -> None:
+    """started_ignoring: the tool is started with SIGINT ignored, as a shell's background job is, and still
+    answers it."""
     tag = uuid.uuid4().hex
     feed = subprocess.Popen(lavfi_feed(ffmpeg_exe, "32x16"), stdout=subprocess.PIPE)
     tool = subprocess.Popen([sys.executable, "-m", "vidkompy_stream", "--bg", str(clips["bg"]), "-o", "out.mp4",
                              "--x", "0", "--y", "0"],
-                            stdin=feed.stdout, stderr=subprocess.PIPE, cwd=tmp_path, env={**os.environ, TAG: tag})
+                            stdin=feed.stdout, stderr=subprocess.PIPE, cwd=tmp_path, env={**os.environ, TAG: tag},
+                            preexec_fn=_ignore_sigint if started_ignoring else None)
     try:
         deadline = time.monotonic() + 30
         while not any(p.name.endswith(".partial.mp4") for p in tmp_path.iterdir()):
