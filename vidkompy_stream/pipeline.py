@@ -29,8 +29,7 @@ from .mapping import Decision, MappingWriter, read_mapping
 from .options import Options
 from .refine import LEVELS
 from .scaling import ReplayReader, ScaledReader, scaled_format
-from .placement import (AUTO_SCALES, LEAD_SECONDS, SETTLE, TEMPLATE_SECONDS, Found, PlacementSearch,
-                        fg_ring_capacity)
+from .placement import AUTO_SCALES, LEAD_SECONDS, TEMPLATE_SECONDS, Found, PlacementSearch, fg_ring_capacity
 from .outputs import AudioSource, EncoderSettings, EncoderSink, Sink, Y4MSink
 from .processes import ChildGroup, threads_each
 from .timing import MapTiming, OffsetTiming, nearest_bg_frame
@@ -173,7 +172,7 @@ def _scan(opts: Options, inputs: "Inputs", fg_ring: FrameRing, bg_frames: int, s
              p.agreeing, p.templates, p.fg_frame, p.bg_frame, float(found.offset))
     log.debug("search read %d bg frames in %.2f s (%.2f s of it matching)", found.bg_frames_read, found.seconds,
               found.work)
-    held = max(0, found.start - search.stride - SETTLE)
+    held = search.first_held(found)
     if whole and bg_ring.start > held:
         log.debug("search: bg read again up to bg frame %d", held)
         bg_ring = FrameRing(inputs.reopen("bg").reader, bg_ring.capacity)

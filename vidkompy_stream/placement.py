@@ -170,6 +170,7 @@ class PlacementSearch:
         self.rivals: list[Rival] = []  # the placements accepted so far (whole horizon), in bg order
         self.fg_ring: FrameRing | None = None  # fg's frames, for the rivals' probes
         self.probe_frames: list[int] = []  # fg frames probed
+        self.probe_cache: dict[tuple[Fraction, tuple[int, int, int, int]], list[np.ndarray]] = {}  # `_probes`
         self.mask: np.ndarray | None = None  # fg's pixels compared (the templates' mask), None: all
         self.horizon = max(1, math.ceil(search_seconds * bg.rate))
         self.min_score, self.min_detail = (0.0, 0.0) if force else (MIN_SCORE, MIN_DETAIL)
@@ -356,7 +357,6 @@ class PlacementSearch:
         """A placement becomes a rival, its probes due up to `newest` scored from the frames held. `ordered`:
         its templates matched in fg's order; one that did not may still win on its probes, but the search
         finds fg only if some rival did."""
-        assert self.fg_ring is not None
         tpl = scaled.templates[0]
         h, w = tpl.full.shape
         # the templates' region, within bg (a picture whose bars hang outside bg is probed on what is inside)
@@ -364,16 +364,33 @@ class PlacementSearch:
         x1, y1 = min(found.x + tpl.ox + w, self.bg.width), min(found.y + tpl.oy + h, self.bg.height)
         fx, fy = x0 - found.x, y0 - found.y  # where that region starts in fg
         date = found.bg_frame - found.fg_frame * self.rate  # bg frame of fg frame 0 on its clock
-        probes = []
-        for i in self.probe_frames if x1 - x0 >= self.factor and y1 - y0 >= self.factor else ():
-            luma = _luma(self.fg, self.fg_ring.frame(i))
-            luma = _resized(luma if self.mask is None else fill_masked(luma, self.mask), scaled.size)
-            probes.append((date + i * self.rate, shrink(luma[fy:fy + y1 - y0, fx:fx + x1 - x0], self.factor)))
+        smalls = self._probes(scaled, (fx, fy, x1 - x0, y1 - y0)) if min(x1 - x0, y1 - y0) >= self.factor else []
+        probes = [(date + i * self.rate, small) for i, small in zip(self.probe_frames, smalls)]
         rival = make_rival(found, (x0, y0, x1 - x0, y1 - y0), probes, LAG_STRIDES * self.stride, ordered,
                            date)
         catch_up(rival, lambda k: _luma(self.bg, ring.frame(k)) if ring.start <= k < ring.end else None, newest,
                  self.factor)
         self.rivals.append(rival)
+
+    def _probes(self, scaled: _Scaled, region: tuple[int, int, int, int]) -> list[np.ndarray]:
+        """The probe frames' pictures at `scaled`'s size, cropped to `region` (x, y, width, height in fg) and
+        shrunk: made once for all the rivals that share them (most share the templates' whole box)."""
+        key = (scaled.scale, region)
+        if key not in self.probe_cache:
+            assert self.fg_ring is not None
+            x, y, w, h = region
+            out = []
+            for i in self.probe_frames:
+                luma = _luma(self.fg, self.fg_ring.frame(i))
+                luma = _resized(luma if self.mask is None else fill_masked(luma, self.mask), scaled.size)
+                out.append(shrink(luma[y:y + h, x:x + w], self.factor))
+            self.probe_cache[key] = out
+        return self.probe_cache[key]
+
+    def first_held(self, found: Found) -> int:
+        """The first bg frame the caller's ring must hold to go on from `found` (its start, less the margin a
+        settle reads before a date)."""
+        return max(0, found.start - self.stride - SETTLE)
 
     def _see(self, ring: FrameRing, index: int) -> None:
         """bg frame `index` was read: score the rivals' probes due there (rivals out of the running dropped)."""
