@@ -20,8 +20,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import RunTool, ffmpeg_run, life_scene, luma_frames, make_y4m, read_y4m_frames, scene_index
-from vidkompy_stream.refine import (CLOCK_PULL, CONFIDENCE_SCALE, MIN_DECISIONS, MIN_SLOPE_DECISIONS, PULL_GAIN,
-                                   RECENT, clock_offset, clock_pull, clock_rate, resolve, unit)
+from vidkompy_stream.refine import (CLOCK_PULL, CONFIDENCE_SCALE, MIN_DECISIONS, PULL_GAIN,
+                                   RECENT, clock_offset, clock_pull, resolve, unit)
 
 INF = np.inf
 
@@ -246,18 +246,6 @@ def test_clock_offset_follows_a_jump_once_most_recent_decisions_do() -> None:
     assert clock_offset(fg, bg, 1.0) == 10.0
     assert clock_offset(fg, after, 1.0) == 13.0
     assert clock_offset(fg, before, 1.0) == 10.0
-
-
-def test_clock_rate_fits_the_decisions_and_ignores_those_off_the_line() -> None:
-    """A staircase at rate 0.834 gives back its rate even when started from a rate 0.1 % off; the
-    decisions before a 3-frame jump (off the current line) do not bend it; too few decisions: None."""
-    fg = np.arange(400, dtype=np.float64)
-    bg = np.floor(50.3 + 0.834 * fg + 0.5)
-    bg[:150] -= 3  # before a jump: more than TOLERANCE off the current line
-    offset = clock_offset(fg[-100:], bg[-100:], 0.835)
-    assert abs(clock_rate(fg, bg, 0.835, offset) - 0.834) < 5e-4  # rounding to frames: ~3e-4 over 250 points
-    few = slice(400 - MIN_SLOPE_DECISIONS + 1, None)
-    assert clock_rate(fg[few], bg[few], 0.835, offset) is None
 
 
 def test_a_jump_longer_than_the_coarse_step_is_taken_at_once() -> None:

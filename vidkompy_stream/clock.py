@@ -16,12 +16,16 @@ bend it (e.g. Bishop 2006, "Pattern Recognition and Machine Learning", sec. 3.3,
 A 4 % drift moves bg by a frame a second at 25 fps: the rate is measured once a second or two of motion has
 been seen, where a fit over decisions alone needs far more of them to outweigh a prior held fixed. Most
 pairs do not drift at all, so the measured rate is taken only once it differs significantly from the
-nominal one (`Rate.drifts`).
+nominal one (`Rate.drifts`), by Student's t test on the rows' effective degrees of freedom: T and the
+rows' correlation are themselves estimated from the rows, so a dozen rows of a slow scene, whose standard
+error looks small, must lie much farther from the nominal rate than a thousand (Student 1908, "The probable
+error of a mean", Biometrika 6).
 """
 
 import dataclasses
 
 import numpy as np
+from scipy import stats
 
 #: Variance (frames^2) of where the right bg frame lies about the exact line: nearest-frame rounding.
 ROUNDING_VARIANCE = 1.0 / 12.0
@@ -34,27 +38,35 @@ class RateParams:
     drift: float = 0.05  #: prior sd of the rate, relative to the nominal rate (PAL speed-up: 0.042)
     tolerance: float = 1.5  #: bg frames: rows farther from the line are not used (a drop, a cut, a wrong minimum)
     passes: int = 4  #: refits, each keeping the rows near the line found by the last
-    significance: float = 3.0  #: standard errors a measured rate must lie from the nominal one to be a drift
+    significance: float = 3.0  #: a drift's two-sided tail probability, as the normal's standard errors (3: 0.27 %)
 
 
 @dataclasses.dataclass(frozen=True)
 class Rate:
-    """A measured rate (bg frames per fg frame), its standard error, and the rows it rests on."""
+    """A measured rate (bg frames per fg frame), its standard error, the rows it rests on, and their
+    effective degrees of freedom (rows less the line's two parameters, fewer when neighbouring rows err
+    alike)."""
 
     value: float
     sd: float
     rows: int
+    dof: float = 0.0
 
     def drifts(self, nominal: float, significance: float) -> bool:
-        """Whether the evidence shows a drift: the rate lies `significance` standard errors from the nominal
-        one. Most pairs do not drift, so a drift must be shown before the clock follows it (a test of the
+        """Whether the evidence shows a drift: the rate lies farther from the nominal one than Student's t at
+        the rows' degrees of freedom allows at the tail probability of `significance` normal standard
+        errors. Most pairs do not drift, so a drift must be shown before the clock follows it (a test of the
         no-drift hypothesis, not a shrunk estimate that would tilt every clock a little)."""
-        return abs(self.value - nominal) > significance * self.sd
+        if self.dof <= 0.0:
+            return False
+        quantile = float(stats.t.ppf(stats.norm.cdf(significance), self.dof))
+        return abs(self.value - nominal) > quantile * self.sd
 
 
-def _slope(f: np.ndarray, p: np.ndarray, v: np.ndarray, prior: float, prior_var: float) -> tuple[float, float, float]:
+def _slope(f: np.ndarray, p: np.ndarray, v: np.ndarray, prior: float,
+           prior_var: float) -> tuple[float, float, float, float]:
     """Weighted slope of p over f (v: inverse variances) with a Gaussian prior: (slope, its variance, the line's
-    value at f = 0). The variance is widened when the residuals are larger than the weights say, and when they
+    value at f = 0, the residuals' effective degrees of freedom). The variance is widened when the residuals are larger than the weights say, and when they
     are correlated from row to row (a cadence's sawtooth, a slow wobble: fewer independent rows than rows),
     by the AR(1) factor (1 + r) / (1 - r) of their lag-one correlation r (Bretherton et al. 1999, "The
     effective number of spatial degrees of freedom of a time-varying field", J. Climate 12)."""
@@ -67,8 +79,9 @@ def _slope(f: np.ndarray, p: np.ndarray, v: np.ndarray, prior: float, prior_var:
     centred = residual - residual.mean()
     power = float(centred @ centred)
     r = float(centred[1:] @ centred[:-1]) / power if power > 0 else 0.0
-    scale *= min(max(1.0, (1.0 + r) / max(1.0 - r, 1e-9)), len(f) / 2.0)
-    return slope, 1.0 / (sxx / scale + 1.0 / prior_var), pm - slope * fm
+    correlated = min(max(1.0, (1.0 + r) / max(1.0 - r, 1e-9)), len(f) / 2.0)
+    scale *= correlated
+    return slope, 1.0 / (sxx / scale + 1.0 / prior_var), pm - slope * fm, len(f) / correlated - 2.0
 
 
 def _temperature(residual: np.ndarray, w: np.ndarray) -> float:
@@ -101,9 +114,9 @@ def fit_rate(fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: flo
         near = np.abs(p - offset - rate * f) <= params.tolerance * (3 if k == 0 else 1)
         if near.sum() < 2:
             break
-        rate, variance, offset = _slope(f[near], p[near], _inverse_variance(temperature, w[near]), nominal,
-                                        prior_var)
-        found = Rate(rate, float(np.sqrt(variance)), int(near.sum()))
+        rate, variance, offset, dof = _slope(f[near], p[near], _inverse_variance(temperature, w[near]), nominal,
+                                             prior_var)
+        found = Rate(rate, float(np.sqrt(variance)), int(near.sum()), dof)
         temperature = _temperature(p[near] - offset - rate * f[near], w[near])
     return found
 

@@ -63,12 +63,10 @@ ROUNDING_SPREAD = 0.25
 #: 95.3 % for the aligner's line shifted by the median of its confident residuals). With the truth's own
 #: line every scenario but dropped reaches 100 %: the remaining misses are this line's error.
 HISTORY = 100
-#: The clock's rate: least squares over the last SLOPE_HISTORY decisions within TOLERANCE of the line,
-#: once MIN_SLOPE_DECISIONS of them exist; before, the rate measured from the pixel evidence
-#: (`clock.fit_rate`). fps_ntsc_25 98.33 -> 100 %: the aligner's rate (0.83429) is 0.0003 above the truth's,
-#: a tenth of a frame over the history's span.
+#: The clock's rate is measured from where the pixels put the last SLOPE_HISTORY fg frames (`clock.fit_rate`), never
+#: from the refiner's own decisions: in a still stretch those follow the clock, so a fit through them keeps
+#: whatever rate the clock had. 600 rows: 24 s at 25 fps, enough to measure a 0.1 % drift to a tenth of a frame.
 SLOPE_HISTORY = 600
-MIN_SLOPE_DECISIONS = 120
 RECENT = 25  # odd: the median is one of the offsets, so the mean below is never over nothing
 TOLERANCE = 1.0
 #: Fewest decisions a clock offset is taken from (fewer: the aligner's clock is used).
@@ -104,16 +102,6 @@ def clock_offset(fg: np.ndarray, bg: np.ndarray, rate: float) -> float | None:
     offsets = np.asarray(bg, np.float64) - rate * np.asarray(fg, np.float64)
     middle = np.median(offsets[-RECENT:])
     return float(offsets[np.abs(offsets - middle) <= TOLERANCE].mean())
-
-
-def clock_rate(fg: np.ndarray, bg: np.ndarray, rate: float, offset: float) -> float | None:
-    """Slope of bg against fg (least squares) over the decisions within TOLERANCE of the line
-    offset + rate * fg; None while fewer than MIN_SLOPE_DECISIONS lie there."""
-    near = np.abs(bg - offset - rate * fg) <= TOLERANCE
-    if near.sum() < MIN_SLOPE_DECISIONS:
-        return None
-    x, y = fg[near] - fg[near].mean(), bg[near] - bg[near].mean()
-    return float((x @ y) / (x @ x))
 
 
 def clock_pull(fg: np.ndarray, bg: np.ndarray, rate: float, offset: float) -> float:
@@ -184,8 +172,8 @@ class Refiner:
         self.fg_small, self.bg_small = fg_small, bg_small
         self.report_run = max(2, aligner.lookahead)  # low-confidence runs this long (the lookahead) are logged
         self.pending: list[Decision] = []
-        self.history: collections.deque[tuple[int, int]] = collections.deque(maxlen=SLOPE_HISTORY)  # (fg, bg) out
-        self.minima: collections.deque[tuple[int, float, float]] = collections.deque(maxlen=ROWS)
+        self.history: collections.deque[tuple[int, int]] = collections.deque(maxlen=HISTORY)  # (fg, bg) out
+        self.minima: collections.deque[tuple[int, float, float]] = collections.deque(maxlen=SLOPE_HISTORY)
         self.cadence: Cadence | None = None
         self.refit_every = max(1, math.ceil(fg_rate))  # fg frames: the cadence is refitted once a second
         self.next_refit = 0
@@ -246,7 +234,7 @@ class Refiner:
         if segment[-1].fg_frame < self.next_refit:
             return
         self.next_refit = segment[-1].fg_frame + self.refit_every
-        fg, position, weight = np.array(self.minima, np.float64).T
+        fg, position, weight = np.array(list(self.minima)[-ROWS:], np.float64).T
         rate = self.aligner.rate_estimate
         weight = row_weights(fg, position, weight, rate, self.aligner.expected(0))
         cadence = fit_cadence(fg, position, weight, rate, self.fg_rate, self.bg_rate)
@@ -265,11 +253,10 @@ class Refiner:
         if self.cadence is not None:
             return resolve(costs, lo, self.root, max_step, self.aligner.rate_estimate, self.cadence.clock(fg))
         rate = self.aligner.rate_estimate
-        known = np.array(self.history, np.float64).reshape(-1, 2)
-        recent = known[-HISTORY:]
+        recent = np.array(self.history, np.float64).reshape(-1, 2)
         offset = clock_offset(recent[:, 0], recent[:, 1], rate)
         if offset is not None:
-            rate = self._rate(known, rate, offset)
+            rate = self._rate(rate, offset)
             offset = clock_offset(recent[:, 0], recent[:, 1], rate)
             self.aligner.steer(rate, offset)
         clock = np.array([self.aligner.expected(d.fg_frame) for d in segment]) if offset is None else offset + rate * fg
@@ -295,17 +282,14 @@ class Refiner:
         self.minima.clear()
         self.cadence, self.next_refit = None, 0
 
-    def _rate(self, known: np.ndarray, rate: float, offset: float) -> float:
-        """The clock's rate: from the decisions on the line bg = offset + rate * fg once there are enough of
-        them, else from where the pixels put the fg frames so far."""
-        decided = clock_rate(known[:, 0], known[:, 1], rate, offset)
-        if decided is not None:
-            return decided
+    def _rate(self, rate: float, offset: float) -> float:
+        """The clock's rate, from where the pixels put the fg frames near the line bg = offset + rate * fg: the
+        nominal rate until they show a drift (one taken from fewer rows is dropped when more rows show none)."""
         fg, position, weight = np.array(self.minima, np.float64).reshape(-1, 3).T
         nominal = float(self.bg_rate / self.fg_rate)
         params = RateParams()
         measured = fit_rate(fg, position, weight, rate, offset, nominal, params)
-        return measured.value if measured.drifts(nominal, params.significance) else rate
+        return measured.value if measured.drifts(nominal, params.significance) else nominal
 
     def finish(self) -> list[Decision]:
         refined = self.flush()
