@@ -130,6 +130,20 @@ def test_file_form_with_audio(run_tool: RunTool, media: dict[str, Path], ffmpeg_
     assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"], "no partial file left beside the output"
 
 
+def test_y4m_file_output_is_written_directly(run_tool: RunTool, media: dict[str, Path], tmp_path: Path) -> None:
+    """-o NAME.y4m: raw y4m (an encoder's codec cannot go in a y4m file), byte for byte what -o - writes;
+    asking for audio in it is refused before anything is written."""
+    args = ["--fg", str(media["fg"]), "--bg", str(media["bg"]), "--x", "48", "--y", "24", "--offset", "1"]
+    done = run_tool([*args, "-o", "OUT.Y4M"])
+    assert done.returncode == 0, done.stderr
+    piped = run_tool([*args, "-o", "-"])
+    assert (tmp_path / "OUT.Y4M").read_bytes() == piped.stdout
+    assert read_y4m_frames(piped.stdout)[0].width == 160 and len(read_y4m_frames(piped.stdout)[1]) == 50
+    refused = run_tool([*args, "--audio", "fg", "-o", "with_audio.y4m"])
+    assert refused.returncode == 1 and b"carries no audio" in refused.stderr, refused.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["OUT.Y4M"], "no partial file, no refused output"
+
+
 def test_decoders_share_the_cores(run_tool: RunTool, media: dict[str, Path]) -> None:
     done = run_tool(["--fg", str(media["fg"]), "--bg", str(media["bg"]), "--x", "48", "--y", "24", "--offset", "1",
                      "-o", "-", "-v"])

@@ -55,8 +55,8 @@ class Options:
     )
     bg: Optional[str] = _opt(metavar="BG", help="background that contains fg: media file, y4m file or FIFO, or -")
     output: Optional[str] = _opt(
-        "-o", "--output", metavar="OUT", help="output file (encoded by ffmpeg), or - for y4m on stdout "
-        "(default: - when stdout is not a terminal)"
+        "-o", "--output", metavar="OUT", help="output file (encoded by ffmpeg; a .y4m file is written as "
+        "raw y4m), or - for y4m on stdout (default: - when stdout is not a terminal)"
     )
     x: Optional[int] = _opt(metavar="PX", help="fg left edge in bg pixels, negative when fg hangs over bg's left "
                             "edge (--x=-16) (default: found by searching bg)")

@@ -1,4 +1,5 @@
-"""Where composited frames go: y4m on stdout (pipe form) or an ffmpeg encoder writing a file (file form).
+"""Where composited frames go: y4m on stdout (pipe form), an ffmpeg encoder writing a file (file form), or
+a .y4m file written directly.
 
 The encoder writes under a hidden partial name and the file is renamed into place only after ffmpeg
 exits cleanly; any failure removes the partial file. Audio is muxed from a media input, shifted so it
@@ -75,6 +76,29 @@ class Y4MSink:
 
     def abort(self) -> None:
         pass
+
+
+class Y4MFileSink:
+    """y4m frames straight into a .y4m file (no encoder: y4m is raw video), atomically (see module doc)."""
+
+    def __init__(self, path: str, fmt: Y4MFormat) -> None:
+        self.path, self.tmp = path, partial_name(path)
+        try:
+            self.stream: BinaryIO = open(self.tmp, "wb")
+        except OSError as exc:
+            raise VidkompyError(f"cannot write {path}: {exc.strerror}") from None
+        self.writer = Y4MWriter(self.stream, fmt)
+
+    def write(self, frame: np.ndarray) -> None:
+        self.writer.write(frame)
+
+    def finish(self) -> None:
+        self.stream.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self.stream.close()
+        remove_quietly(self.tmp)
 
 
 class EncoderSink:

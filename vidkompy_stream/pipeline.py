@@ -30,7 +30,7 @@ from .options import Options
 from .refine import LEVELS
 from .scaling import ReplayReader, ScaledReader, scaled_format
 from .placement import AUTO_SCALES, LEAD_SECONDS, TEMPLATE_SECONDS, Found, PlacementSearch, fg_ring_capacity
-from .outputs import AudioSource, EncoderSettings, EncoderSink, Sink, Y4MSink
+from .outputs import AudioSource, EncoderSettings, EncoderSink, Sink, Y4MFileSink, Y4MSink
 from .processes import ChildGroup, threads_each
 from .timing import MapTiming, OffsetTiming, nearest_bg_frame
 from .y4m import Y4MFormat
@@ -388,6 +388,10 @@ def _open_sink(opts: Options, exe: str, fmt: Y4MFormat, group: ChildGroup, fg: S
     """Opened at the first frame, once the timing knows where fg starts in bg (for bg audio)."""
     if opts.output == "-":
         return Y4MSink(sys.stdout.buffer, fmt)
+    if opts.output.lower().endswith(".y4m"):
+        if opts.audio in ("fg", "bg"):
+            raise VidkompyError(f"--audio {opts.audio}: a .y4m output carries no audio (use another container)")
+        return Y4MFileSink(opts.output, fmt)
     audio = choose_audio(opts, fg, bg, audio_offset)
     if audio is not None:
         log.info("audio from %s (%s, from %.3f s)", audio.role, audio.path, audio.offset)
