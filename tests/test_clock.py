@@ -84,3 +84,19 @@ def test_row_weights_trust_sharp_rows_over_flat_ones_that_stray() -> None:
     assert np.all(v[weight == 0] == 0)
     assert np.median(v[flat & (weight > 0)]) < np.median(v[~flat]) / 3
     assert np.max(v) <= 12.0 + 1e-9, "never surer than whole-frame rounding"
+
+
+def test_rows_that_bend_are_not_a_drift() -> None:
+    """Rows on the nominal line whose later half runs 4 % slow (a bg stretch that ran slow, a slow scene's
+    minima sliding), with rounding-sized noise: the line through all of them is a significant 2.4 % drift,
+    but its two halves disagree, so no drift is taken; rows on one straight line at that rate are one."""
+    rng = np.random.default_rng(5)
+    fg = np.arange(120, dtype=np.float64)
+    weight = np.full(120, 0.5)
+    bent = 30 + np.where(fg < 60, fg, 60 + 0.95 * (fg - 60)) + rng.normal(0, 0.3, 120)
+    found = fit_rate(fg, bent, weight, 1.0, 30.0, 1.0)
+    assert abs(found.value - 1.0) > 3 * found.sd, "the whole fit does lean: the halves' test is what says no"
+    assert not found.steady and not found.drifts(1.0, PARAMS.significance), found
+    straight = 30 + 0.976 * fg + rng.normal(0, 0.3, 120)
+    found = fit_rate(fg, straight, weight, 1.0, 30.0, 1.0)
+    assert found.steady and found.drifts(1.0, PARAMS.significance), found

@@ -51,13 +51,14 @@ class Rate:
     sd: float
     rows: int
     dof: float = 0.0
+    steady: bool = True  #: the rows' earlier and later halves agree on the rate (`_halves_agree`)
 
     def drifts(self, nominal: float, significance: float) -> bool:
         """Whether the evidence shows a drift: the rate lies farther from the nominal one than Student's t at
         the rows' degrees of freedom allows at the tail probability of `significance` normal standard
         errors. Most pairs do not drift, so a drift must be shown before the clock follows it (a test of the
         no-drift hypothesis, not a shrunk estimate that would tilt every clock a little)."""
-        if self.dof <= 0.0:
+        if self.dof <= 0.0 or not self.steady:
             return False
         quantile = float(stats.t.ppf(stats.norm.cdf(significance), self.dof))
         return abs(self.value - nominal) > quantile * self.sd
@@ -116,9 +117,29 @@ def fit_rate(fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: flo
             break
         rate, variance, offset, dof = _slope(f[near], p[near], _inverse_variance(temperature, w[near]), nominal,
                                              prior_var)
-        found = Rate(rate, float(np.sqrt(variance)), int(near.sum()), dof)
         temperature = _temperature(p[near] - offset - rate * f[near], w[near])
+        steady = _halves_agree(f[near], p[near], _inverse_variance(temperature, w[near]), params.significance)
+        found = Rate(rate, float(np.sqrt(variance)), int(near.sum()), dof, steady)
     return found
+
+
+def _halves_agree(f: np.ndarray, p: np.ndarray, v: np.ndarray, significance: float) -> bool:
+    """Whether the rows' earlier and later halves (by fg frame) measure one rate: their slopes (flat prior)
+    differ by less than Student's t at `significance` normal standard errors of the difference. Where they do
+    not, no straight line explains the rows (a freeze, a cadence's steps, rows from two places), and what
+    the whole fit calls a drift is not one: a goodness-of-fit check of the drift model (e.g. Chow 1960,
+    "Tests of equality between sets of coefficients in two linear regressions", Econometrica 28)."""
+    middle = np.median(f)
+    halves = [(f <= middle), (f > middle)]
+    if min(int(h.sum()) for h in halves) < 3:
+        return True
+    fits = [_slope(f[h], p[h], v[h], 0.0, np.inf) for h in halves]
+    (a, var_a, _, dof_a), (b, var_b, _, dof_b) = fits
+    dof = min(dof_a, dof_b)
+    if dof <= 0.0:
+        return True
+    quantile = float(stats.t.ppf(stats.norm.cdf(significance), dof))
+    return abs(a - b) <= quantile * np.sqrt(var_a + var_b)
 
 
 def row_weights(fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: float, offset: float,
