@@ -7,11 +7,10 @@ replay a run without aligning. Empty confidence means "not measured" (given timi
 
 import csv
 import dataclasses
-import os
 from collections.abc import Iterator
 from typing import TextIO
 
-from .atomicfile import partial_name, remove_quietly
+from .atomicfile import AtomicFile
 from .errors import VidkompyError
 
 HEADER = ("fg_frame", "bg_frame", "confidence", "x", "y")
@@ -82,16 +81,11 @@ def read_mapping(stream: TextIO, path: str) -> Iterator[Decision]:
         yield decision
 
 
-class MappingWriter:
+class MappingWriter(AtomicFile):
     """Writes decisions to a CSV under a temporary name, renamed into place only by `commit`."""
 
     def __init__(self, path: str) -> None:
-        self.path = path
-        self.tmp = partial_name(path)
-        try:
-            self.stream = open(self.tmp, "w", newline="")
-        except OSError as exc:
-            raise VidkompyError(f"--map-out: cannot write {path}: {exc.strerror}") from None
+        super().__init__(path, "w", "--map-out", newline="")
         self.writer = csv.writer(self.stream, lineterminator="\n")
         self.writer.writerow(HEADER)
 
@@ -103,12 +97,4 @@ class MappingWriter:
         conf = "" if d.confidence is None else f"{d.confidence:.4f}"
         pos = ("", "") if d.x is None else (d.x, d.y)
         self.writer.writerow((d.fg_frame, d.bg_frame, conf, *pos))
-
-    def commit(self) -> None:
-        self.stream.close()
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        self.stream.close()
-        remove_quietly(self.tmp)
 

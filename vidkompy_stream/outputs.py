@@ -15,7 +15,7 @@ from typing import BinaryIO, Protocol
 import ffmpeg
 import numpy as np
 
-from .atomicfile import partial_name, remove_quietly
+from .atomicfile import AtomicFile, partial_name, remove_quietly
 from .errors import VidkompyError
 from .inputs import ffmpeg_command
 from .processes import ChildGroup
@@ -78,27 +78,18 @@ class Y4MSink:
         pass
 
 
-class Y4MFileSink:
+class Y4MFileSink(AtomicFile):
     """y4m frames straight into a .y4m file (no encoder: y4m is raw video), atomically (see module doc)."""
 
     def __init__(self, path: str, fmt: Y4MFormat) -> None:
-        self.path, self.tmp = path, partial_name(path)
-        try:
-            self.stream: BinaryIO = open(self.tmp, "wb")
-        except OSError as exc:
-            raise VidkompyError(f"cannot write {path}: {exc.strerror}") from None
+        super().__init__(path, "wb", "-o")
         self.writer = Y4MWriter(self.stream, fmt)
 
     def write(self, frame: np.ndarray) -> None:
         self.writer.write(frame)
 
     def finish(self) -> None:
-        self.stream.close()
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        self.stream.close()
-        remove_quietly(self.tmp)
+        self.commit()
 
 
 class EncoderSink:
