@@ -111,6 +111,7 @@ def fit_rate(fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: flo
     if f.size < 2:
         return found
     temperature = ROUNDING_VARIANCE * float(np.quantile(w, 0.9))
+    used = None  # the rows of the last fit
     for k in range(params.passes):  # the first pass wide: the line given may be off, the evidence is not
         near = np.abs(p - offset - rate * f) <= params.tolerance * (3 if k == 0 else 1)
         if near.sum() < 2:
@@ -118,9 +119,11 @@ def fit_rate(fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: flo
         rate, variance, offset, dof = _slope(f[near], p[near], _inverse_variance(temperature, w[near]), nominal,
                                              prior_var)
         temperature = _temperature(p[near] - offset - rate * f[near], w[near])
-        steady = _halves_agree(f[near], p[near], _inverse_variance(temperature, w[near]), params.significance)
-        found = Rate(rate, float(np.sqrt(variance)), int(near.sum()), dof, steady)
-    return found
+        found, used = Rate(rate, float(np.sqrt(variance)), int(near.sum()), dof), near
+    if used is None:
+        return found
+    steady = _halves_agree(f[used], p[used], _inverse_variance(temperature, w[used]), params.significance)
+    return dataclasses.replace(found, steady=steady)
 
 
 def _halves_agree(f: np.ndarray, p: np.ndarray, v: np.ndarray, significance: float) -> bool:
