@@ -190,6 +190,7 @@ class PlacementSearch:
         self.candidates: list[_Scaled] = []  # every scale's templates, while one is measured
         self.originals: dict[int, np.ndarray] = {}  # fg luma of the picked frames as they are, by fg index
         self.partial: Placement | None = None  # the best placement struck for agreement or order alone
+        self.failure: Placement | None = None  # the best placement settled and not accepted (`_reject`)
         self.span = 0  # bg frames between fg frame 0 and the last template
         self.started = 0.0
         self.work = 0.0
@@ -287,7 +288,6 @@ class PlacementSearch:
         tracked, scores = self._rescore(ring, smalls, shrunk, -1, window)
         struck = -1  # candidates at or before this bg frame failed to settle
         resume = 0  # no settle before this bg frame
-        best_failure: Placement | None = None
         j = 0
         while j < self.horizon:
             ring.release_before(j - window + 1)
@@ -316,9 +316,7 @@ class PlacementSearch:
                     self._rival(found, candidate[1], ring, j)
                     struck, resume = self._strike(candidate[0], j, window)
                 else:
-                    best_failure = max(best_failure or found, found, key=lambda p: (p.detail, p.score))
-                    if self.whole and self._fits(found, self.measured):  # out of order: its probes judge it
-                        self._rival(found, candidate[1], ring, j, ordered=False)
+                    self._reject(found, candidate[1], ring, j)
                     struck, resume = self._strike(candidate[0], j, window)
                     if self.measured and not self.rivals:  # the scale measured did not hold up: measure again
                         self.scaled, self.measuring, self.measured = self.candidates, True, False
@@ -340,12 +338,17 @@ class PlacementSearch:
             if self._accepted(found, strict=self.measured):
                 self._rival(found, scaled, ring, last)
             else:
-                best_failure = max(best_failure or found, found, key=lambda p: (p.detail, p.score))
-                if self.whole and self._fits(found, self.measured):
-                    self._rival(found, scaled, ring, last, ordered=False)
+                self._reject(found, scaled, ring, last)
         if any(rival.ordered for rival in self.rivals):
             return self._found(self._winner(ring, last), ring)
-        raise self._not_found(best_failure, last, float(scores.max()))
+        raise self._not_found(self.failure, last, float(scores.max()))
+
+    def _reject(self, found: Placement, scaled: _Scaled, ring: FrameRing, newest: int) -> None:
+        """A settled placement not accepted: the best such is kept for the not-found message; in a whole
+        search, one that fails only on order becomes a rival (its probes judge it)."""
+        self.failure = max(self.failure or found, found, key=lambda p: (p.detail, p.score))
+        if self.whole and self._fits(found, self.measured):
+            self._rival(found, scaled, ring, newest, ordered=False)
 
     def _strike(self, date: int, newest: int, window: int) -> tuple[int, int]:
         """After settling the candidate dated `date` at bg frame `newest`: the last bg frame whose candidates
