@@ -64,9 +64,17 @@ def test_probes_outside_the_frames_read_are_not_counted() -> None:
     assert 0 < rival.next < 10 and rival.mismatch < 0.01
 
 
+def _noisy(rival: Rival, level: float, seed: int) -> Rival:
+    """The rival with every scored cell replaced by `level` plus a little noise (probe by probe)."""
+    rng = np.random.default_rng(seed)
+    rival.scores = np.where(np.isfinite(rival.scores), level + rng.normal(0.0, 0.002, rival.scores.shape), np.nan)
+    return rival
+
+
 def test_a_later_showing_must_fit_far_better_than_a_nearby_dating() -> None:
-    """Rivals dated within `span` of each other are two datings of one showing: the better one wins by
-    `share`; a rival far later is another showing (a replay), which must beat the first by `far_share`."""
+    """At one place, rivals dated within `span` of each other are two datings of one showing: the better
+    one wins by `share`; a rival far later is another showing (a replay), which must beat the first by
+    `far_share`."""
     frames = _bg_frames()
     first = _judge(_rival(frames, BOX[0], START), frames)
     again = dataclasses.replace(first, placement=dataclasses.replace(first.placement, bg_frame=START + 200))
@@ -75,3 +83,15 @@ def test_a_later_showing_must_fit_far_better_than_a_nearby_dating() -> None:
     assert winner([first, again], 0.25, 0.5, 30) is first, "a replay 40 % better is not another start"
     again.date = first.date + 10
     assert winner([first, again], 0.25, 0.5, 30) is again, "a dating 40 % better, near by, is"
+
+
+def test_of_two_places_the_one_that_fits_better_wins_whenever_it_was_found() -> None:
+    """A pan over a still shows fg's first picture at another place and time too; found first and far
+    earlier, such a look-alike still loses to the place whose dating fits fg's next seconds better."""
+    frames = _bg_frames()
+    right = _judge(_rival(frames, BOX[0], START), frames)
+    alike = _noisy(_judge(_rival(frames, BOX[0] + 9, START), frames), 0.03, 3)
+    right = _noisy(right, 0.02, 4)
+    right.date = alike.date + 300
+    assert winner([alike, right], 0.25, 0.5, 30) is right
+    assert winner([right, alike], 0.25, 0.5, 30) is right

@@ -88,8 +88,9 @@ SETTLE = 2
 OUTCLASSED = 0.15
 OUTCLASSED_PX = 4
 #: Whole-horizon search (`rivals`): each accepted placement is checked against fg frames from its first
-#: VERIFY_SECONDS (every TRACK_FPS-th of a second), and a later one wins when its mismatch is BETTER smaller,
-#: or BETTER_FAR when more than VERIFY_SECONDS apart (`rivals.winner`).
+#: VERIFY_SECONDS (every TRACK_FPS-th of a second). Of two places, the one that fits them better wins; of
+#: two datings at one place, a later one wins when its mismatch is BETTER smaller, or BETTER_FAR when more
+#: than VERIFY_SECONDS apart (another showing: `rivals.winner`).
 VERIFY_SECONDS = Fraction(3)
 BETTER = 0.25
 BETTER_FAR = 2 / 3

@@ -11,10 +11,11 @@ idea behind temporal alignment by frame sequences (Caspi & Irani, "Spatio-tempor
 sequences", IEEE TPAMI 24(11), 2002).
 
 Each probe scores 1 - ZNCC of fg's shrunk picture and bg's shrunk crop under it; a rival's mismatch is
-the mean over its probes at its best position and lag. A later rival replaces an earlier one only when its
-mismatch is smaller by a share (`winner`): a small one for two datings of one showing of fg's pictures
-(dates within the probes' span), a large one for another showing (a replay or loop fits alike up to coding
-noise, which differs between showings, and the earliest is taken).
+the mean over its probes at its best position and lag. Rivals are grouped by place (`winner`). At one
+place, a later dating replaces an earlier one only when its mismatch is smaller by a share: a small one for
+two datings of one showing of fg's pictures (dates within the probes' span), a large one for another
+showing (a replay or loop fits alike up to coding noise, which differs between showings, and the earliest
+is taken). Across places the best fit wins: fg is at one place only.
 """
 
 import dataclasses
@@ -196,14 +197,44 @@ def better(found: Rival, best: Rival, share: float) -> bool:
     return found.mismatch_on(count) < best.mismatch_on(count) * (1.0 - share)
 
 
-def winner(rivals: list[Rival], share: float, far_share: float, span: float) -> Rival | None:
-    """The earliest rival that no later one beats (`better`), rivals given in the order found: by `share`
-    when their dates lie within `span` bg frames (two datings of one showing of fg's pictures), by
-    `far_share` when farther apart (another showing: a replay, a loop, a still or panned look-alike, whose
-    coding noise alone may differ by half)."""
-    best: Rival | None = None
+def _dating(rivals: list[Rival], share: float, far_share: float, span: float) -> Rival:
+    """Of rivals at one place, the earliest that no later one beats (`better`): by `share` when their dates
+    lie within `span` bg frames (two datings of one showing of fg's pictures), by `far_share` when farther
+    apart (another showing: a replay or a loop fits alike up to coding noise, which alone may differ by half)."""
+    best = rivals[0]
+    for rival in rivals[1:]:
+        if better(rival, best, share if abs(rival.date - best.date) <= span else far_share):
+            best = rival
+    return best
+
+
+def _places(rivals: list[Rival]) -> list[list[Rival]]:
+    """Rivals grouped by place: each joins the first group whose first member lies within its `reach` px."""
+    groups: list[list[Rival]] = []
     for rival in rivals:
-        if best is None or better(rival, best, share if abs(rival.date - best.date) <= span else far_share):
+        home = next((g for g in groups if abs(g[0].placement.x - rival.placement.x) <= rival.reach
+                     and abs(g[0].placement.y - rival.placement.y) <= rival.reach), None)
+        if home is None:
+            groups.append([rival])
+        else:
+            home.append(rival)
+    return groups
+
+
+def winner(rivals: list[Rival], share: float, far_share: float, span: float) -> Rival | None:
+    """The rival fg starts at, rivals given in the order found. At one place, rivals are datings of fg's
+    pictures there, and the earliest showing is taken (`_dating`). Across places, fg is at one of them
+    only (a pan over a still shows fg's picture at another place and time too, but its motion drifts from
+    fg's over the next seconds), and the place whose dating fits the probes best wins: the least mismatch
+    over the probes both have scored."""
+    datings = [_dating(group, share, far_share, span) for group in _places(rivals)]
+    best: Rival | None = None
+    for rival in datings:
+        if best is None:
+            best = rival
+            continue
+        count = min(rival.next, best.next)
+        if count and rival.mismatch_on(count) < best.mismatch_on(count):
             best = rival
     return best
 
