@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import RunTool, ffmpeg_run, life_scene, luma_frames, make_y4m, read_y4m_frames, scene_index
 from vidkompy_stream.refine import (CLOCK_PULL, CONFIDENCE_SCALE, MIN_DECISIONS, PULL_GAIN,
-                                   RECENT, clock_offset, clock_pull, resolve, unit)
+                                   RECENT, clock_offset, clock_pull, evidence_offset, line_costs, resolve, unit)
 
 INF = np.inf
 
@@ -230,6 +230,48 @@ def test_clock_offset_puts_the_line_through_a_staircase(rate: float, offset: flo
     if rate != 1.0:  # the decisions show the phase in steps of 1 / (the rate's period): 0.2 at rate 2.4
         assert abs(found - offset) <= 0.1 + 1e-9
     assert clock_offset(fg[:MIN_DECISIONS - 1], bg[:MIN_DECISIONS - 1], rate) is None
+
+
+@pytest.mark.parametrize("rate", [0.8, 1.0, 1.6667])
+@pytest.mark.parametrize("offset", [20.0, 20.3, 20.7])
+def test_evidence_offset_finds_the_line_that_noisy_rows_share(rate: float, offset: float) -> None:
+    """Rows whose costs are a shallow bowl about the true line under noise larger than the bowl's first
+    step (each row's own minimum is off by a frame or more as often as not), in bands not centred on the
+    line: summed along lines, the costs put the offset where it rounds to the true line's frames, from a
+    guess most of a frame off (within a third of a frame where the rate is fractional, so that the rows
+    show the line's phase; at a whole-number rate every offset between two frames reads alike)."""
+    rng = np.random.default_rng(int(offset * 100 + rate * 10))
+    fg = np.arange(300, dtype=np.float64)
+    line = offset + rate * fg
+    lo = np.floor(line + 0.5) - 2 + rng.integers(-1, 2, fg.size)
+    cells = lo[:, None] + np.arange(5)[None, :]
+    costs = 0.002 * (cells - line[:, None]) ** 2 + rng.normal(0.0, 0.004, cells.shape)
+    assert np.mean(np.abs(np.take_along_axis(cells, costs.argmin(axis=1)[:, None], 1)[:, 0] - line) > 0.5) > 0.4
+    found = evidence_offset(fg, lo, costs, rate, offset + 0.8)
+    if rate == 1.0:
+        assert np.mean(np.floor(found + rate * fg + 0.5) == np.floor(line + 0.5)) >= 0.95
+    else:  # the estimate's spread at this noise: about 0.1 frame (over 30 draws)
+        assert abs(found - offset) <= 0.35
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_evidence_offset_keeps_the_guess_where_the_rows_favour_no_line(seed: int) -> None:
+    """A still stretch: every candidate of every row costs the same up to noise. Noise alone does not move
+    the clock (the least mean along some line is always lower than the guess's, by chance)."""
+    rng = np.random.default_rng(seed)
+    fg = np.arange(100, dtype=np.float64)
+    lo = np.floor(20.3 + fg + 0.5) - 2
+    costs = 0.05 + rng.normal(0.0, 0.004, (fg.size, 5))
+    assert evidence_offset(fg, lo, costs, 1.0, 20.3) == 20.3
+
+
+def test_line_costs_read_between_candidates_and_charge_the_worst_outside_the_band() -> None:
+    costs = np.array([[0.3, 0.1, 0.5], [0.2, np.inf, 0.4]])
+    lo = np.array([10.0, 11.0])
+    fg = np.array([0.0, 1.0])
+    along = line_costs(fg, lo, costs, 1.0, np.array([10.5, 13.5]))
+    assert along[0] == pytest.approx([0.2, 0.3])  # halfway between neighbours; a missing one read as the row's worst
+    assert along[1] == pytest.approx([0.5, 0.4])  # outside both bands: each row's worst
 
 
 def test_clock_offset_follows_a_jump_once_most_recent_decisions_do() -> None:

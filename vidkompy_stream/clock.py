@@ -77,12 +77,19 @@ def _slope(f: np.ndarray, p: np.ndarray, v: np.ndarray, prior: float,
     slope = (sxy + prior / prior_var) / (sxx + 1.0 / prior_var)
     residual = y - slope * x
     scale = max(1.0, float(v @ (residual * residual)) / max(1.0, len(f) - 2.0))
+    correlated = ar1_factor(residual)
+    scale *= correlated
+    return slope, 1.0 / (sxx / scale + 1.0 / prior_var), pm - slope * fm, len(f) / correlated - 2.0
+
+
+def ar1_factor(residual: np.ndarray) -> float:
+    """How many rows count as one independent row: (1 + r) / (1 - r) of the residuals' lag-one correlation r,
+    at least 1 and at most half the rows (Bretherton et al. 1999, J. Climate 12). A variance of a mean or a
+    slope is widened by it, degrees of freedom divided."""
     centred = residual - residual.mean()
     power = float(centred @ centred)
     r = float(centred[1:] @ centred[:-1]) / power if power > 0 else 0.0
-    correlated = min(max(1.0, (1.0 + r) / max(1.0 - r, 1e-9)), len(f) / 2.0)
-    scale *= correlated
-    return slope, 1.0 / (sxx / scale + 1.0 / prior_var), pm - slope * fm, len(f) / correlated - 2.0
+    return min(max(1.0, (1.0 + r) / max(1.0 - r, 1e-9)), len(residual) / 2.0)
 
 
 def _temperature(residual: np.ndarray, w: np.ndarray) -> float:

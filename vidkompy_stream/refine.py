@@ -9,9 +9,11 @@ normalised correlation, blind to brightness and contrast differences. The monoto
 re-solved on that narrow band with the aligner's own rules (`dtw.dtw_offline`: one bg frame per fg
 frame, steps of up to K + 2r so a jump the coarse path spread over several frames is taken at once,
 starting from the last frame output), with a clock line as a weak pull that decides near-ties and
-static stretches. The line has the aligner's rate and an offset that sits in the middle of the
-refiner's own recent decisions (`clock_offset`), re-fitted with the segment's own path until that
-settles (`PASSES`); the pull is stronger where those decisions sit on the line (`clock_pull`). Where fg and
+static stretches. The line has the rate the pixels measure (`clock.fit_rate`) and the offset at which
+the recent rows' and the segment's pixel costs, summed along the line, are least (`evidence_offset`),
+looked for within TOLERANCE of the middle of the refiner's own recent decisions (`clock_offset`: it
+follows a dropped or repeated frame) and re-fitted with the segment's own path until that settles
+(`PASSES`); the pull is stronger where those decisions sit on the line (`clock_pull`). Where fg and
 bg were both converted from one source at a third frame rate, the clock follows that source's cadence
 instead (`cadence`: fitted to where the pixels put each fg frame, refitted every second).
 Confidence: 1 - exp(-margin / CONFIDENCE_SCALE), margin = the cost of the best other candidate of the
@@ -34,7 +36,7 @@ from typing import Protocol
 import numpy as np
 
 from .cadence import ROWS, Cadence, fit_cadence, subframe_minima
-from .clock import RateParams, fit_rate, row_weights
+from .clock import RateParams, ar1_factor, fit_rate, row_weights
 from .dtw import dtw_offline
 from .kernels.similarity import dot, normalised
 from .mapping import Decision
@@ -71,7 +73,7 @@ RECENT = 25  # odd: the median is one of the offsets, so the mean below is never
 TOLERANCE = 1.0
 #: Fewest decisions a clock offset is taken from (fewer: the aligner's clock is used).
 MIN_DECISIONS = 8
-#: A segment is re-solved with the clock through the history plus its own path until the path stops
+#: A segment is re-solved with the clock near the history plus its own path until the path stops
 #: changing, at most PASSES times: the clock then starts right (the first segments, whose clock is
 #: the aligner's, were the misses of fps_24_60) and a clock-decided tie does not pull it along
 #: (fps_24_60 98.26 % with one pass, 98.96 % with 2, 99.31 % with 4, no change with 8).
@@ -102,6 +104,50 @@ def clock_offset(fg: np.ndarray, bg: np.ndarray, rate: float) -> float | None:
     offsets = np.asarray(bg, np.float64) - rate * np.asarray(fg, np.float64)
     middle = np.median(offsets[-RECENT:])
     return float(offsets[np.abs(offsets - middle) <= TOLERANCE].mean())
+
+
+def line_costs(fg: np.ndarray, lo: np.ndarray, costs: np.ndarray, rate: float,
+               offsets: np.ndarray) -> np.ndarray:
+    """Each row's pixel cost where the line bg = offset + rate * fg crosses it, for each of `offsets` (a
+    (len(offsets), rows) array): read off by linear interpolation between the row's candidates (lo[i] + k
+    for column k), and the row's largest cost where the line leaves its band or a candidate is missing."""
+    costs = np.asarray(costs, np.float64)
+    width = costs.shape[1]
+    worst = np.where(np.isfinite(costs), costs, -np.inf).max(axis=1)
+    worst = np.where(np.isfinite(worst), worst, 1.0)
+    costs = np.where(np.isfinite(costs), costs, worst[:, None])
+    where = np.asarray(offsets, np.float64)[:, None] + rate * np.asarray(fg, np.float64)[None, :] - lo[None, :]
+    inside = (where >= 0.0) & (where <= width - 1)
+    left = np.clip(np.floor(where).astype(np.int64), 0, width - 2)
+    frac = np.clip(where - left, 0.0, 1.0)
+    index = np.arange(len(costs))[None, :]
+    along = (1.0 - frac) * costs[index, left] + frac * costs[index, left + 1]
+    return np.where(inside, along, worst[None, :])
+
+
+def evidence_offset(fg: np.ndarray, lo: np.ndarray, costs: np.ndarray, rate: float, guess: float,
+                    reach: float = TOLERANCE, step: float = 0.05,
+                    significance: float = RateParams.significance) -> float:
+    """Offset a of the line bg = a + rate * fg that the rows' pixel costs favour: the one within `reach`
+    frames of `guess` with the least mean cost along the line (`line_costs`), when the rows' costs along it
+    are lower than along the guess's by more than `significance` standard errors; else the guess.
+
+    The decisions a line is usually put through follow the line wherever the pixels are unsure (a slow or
+    still stretch), so a line through them keeps whatever offset it had; and each row's own minimum is
+    noisy on a soft picture (the best of a few near-equal candidates). Summed along a line, the rows'
+    costs keep their information and their noise averages out (the profile-likelihood view of a shift
+    estimate: the line that best explains every row at once). The test is paired, row by row, its standard
+    error widened by the differences' lag-one correlation (`clock.ar1_factor`): on a still stretch the
+    costs favour no line, and noise alone must not move the clock."""
+    steps = int(round(reach / step))
+    candidates = guess + step * np.arange(-steps, steps + 1)
+    along = line_costs(fg, np.asarray(lo, np.float64), costs, rate, candidates)
+    best = int(np.argmin(along.mean(axis=1)))
+    gain = along[steps] - along[best]
+    if best == steps or len(gain) < 3:
+        return guess
+    spread = float(gain.std(ddof=1)) * math.sqrt(ar1_factor(gain) / len(gain))
+    return float(candidates[best]) if float(gain.mean()) > significance * spread else guess
 
 
 def clock_pull(fg: np.ndarray, bg: np.ndarray, rate: float, offset: float) -> float:
@@ -173,6 +219,7 @@ class Refiner:
         self.report_run = max(2, aligner.lookahead)  # low-confidence runs this long (the lookahead) are logged
         self.pending: list[Decision] = []
         self.history: collections.deque[tuple[int, int]] = collections.deque(maxlen=HISTORY)  # (fg, bg) out
+        self.rows: collections.deque[tuple[int, np.ndarray]] = collections.deque(maxlen=HISTORY)  # (lo, costs)
         self.minima: collections.deque[tuple[int, float, float]] = collections.deque(maxlen=SLOPE_HISTORY)
         self.cadence: Cadence | None = None
         self.refit_every = max(1, math.ceil(fg_rate))  # fg frames: the cadence is refitted once a second
@@ -216,6 +263,7 @@ class Refiner:
         self._follow_cadence(segment, costs, lo)
         path, confidence = self._solve(segment, costs, lo)
         self.history.extend(zip((d.fg_frame for d in segment), path.tolist()))
+        self.rows.extend(zip(lo.tolist(), costs))
         refined = [Decision(d.fg_frame, int(b), float(c)) for d, b, c in zip(segment, path, confidence)]
         moved = sum(1 for d, b in zip(segment, path) if d.bg_frame != b)
         if moved:
@@ -246,8 +294,8 @@ class Refiner:
         self.cadence = cadence
 
     def _solve(self, segment: list[Decision], costs: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Path and confidence of a segment: on the cadence's clock if there is one, else on a line re-fitted
-        through the history and the path (PASSES)."""
+        """Path and confidence of a segment: on the cadence's clock if there is one, else on the line the
+        pixel costs favour (`evidence_offset`) near one through the history and the path (PASSES)."""
         fg = np.array([d.fg_frame for d in segment], np.float64)
         max_step = self.aligner.max_step + 2 * self.level.radius
         if self.cadence is not None:
@@ -255,22 +303,36 @@ class Refiner:
         rate = self.aligner.rate_estimate
         recent = np.array(self.history, np.float64).reshape(-1, 2)
         offset = clock_offset(recent[:, 0], recent[:, 1], rate)
-        if offset is not None:
+        if offset is None:
+            guess = float(np.mean([self.aligner.expected(d.fg_frame) for d in segment]) - rate * fg.mean())
+            offset, pull = evidence_offset(fg, lo, costs, rate, guess), CLOCK_PULL
+        else:
             rate = self._rate(rate, offset)
             offset = clock_offset(recent[:, 0], recent[:, 1], rate)
+            pull = clock_pull(recent[:, 0], recent[:, 1], rate, offset)
+            offset = self._line(recent, fg, lo, costs, rate, offset)
             self.aligner.steer(rate, offset)
-        clock = np.array([self.aligner.expected(d.fg_frame) for d in segment]) if offset is None else offset + rate * fg
-        pull = CLOCK_PULL if offset is None else clock_pull(recent[:, 0], recent[:, 1], rate, offset)
-        path, confidence = resolve(costs, lo, self.root, max_step, rate, clock, pull)
+        path, confidence = resolve(costs, lo, self.root, max_step, rate, offset + rate * fg, pull)
         for _ in range(PASSES - 1):
-            offset = clock_offset(np.r_[recent[:, 0], fg], np.r_[recent[:, 1], path], rate)
-            if offset is None:
+            guess = clock_offset(np.r_[recent[:, 0], fg], np.r_[recent[:, 1], path], rate)
+            if guess is None:
                 break
+            offset = self._line(recent, fg, lo, costs, rate, guess)
             again, confidence_again = resolve(costs, lo, self.root, max_step, rate, offset + rate * fg, pull)
             if np.array_equal(again, path):
                 break
             path, confidence = again, confidence_again
         return path, confidence
+
+    def _line(self, recent: np.ndarray, fg: np.ndarray, lo: np.ndarray, costs: np.ndarray, rate: float,
+              guess: float) -> float:
+        """`evidence_offset` over the segment's rows and those of the recent decisions (`recent`: fg, bg)
+        within TOLERANCE of the line through `guess`."""
+        kept = np.abs(recent[:, 1] - rate * recent[:, 0] - guess) <= TOLERANCE
+        row_lo = np.array([r[0] for r in self.rows], np.float64)[kept]
+        row_costs = [r[1] for r, k in zip(self.rows, kept) if k]
+        return evidence_offset(np.r_[recent[kept, 0], fg], np.r_[row_lo, lo], np.vstack(row_costs + [costs]), rate,
+                               guess)
 
     def restart(self) -> None:
         """Begin a new stretch after the aligner lost bg and found it again: the clock, its evidence and the
@@ -279,6 +341,7 @@ class Refiner:
             raise ValueError("restart() with decisions pending: flush() them first")
         self.floor, self.root = max(self.root, 0), -1
         self.history.clear()
+        self.rows.clear()
         self.minima.clear()
         self.cadence, self.next_refit = None, 0
 
