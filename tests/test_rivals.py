@@ -95,3 +95,40 @@ def test_of_two_places_the_one_that_fits_better_wins_whenever_it_was_found() -> 
     right.date = alike.date + 300
     assert winner([alike, right], 0.25, 0.5, 30) is right
     assert winner([right, alike], 0.25, 0.5, 30) is right
+
+
+def test_a_rival_cut_short_by_bgs_end_is_not_judged_on_a_probe_or_two() -> None:
+    """A look-alike found near bg's end has scored one probe; that it fits that one better says nothing."""
+    frames = _bg_frames()
+    right = _noisy(_judge(_rival(frames, BOX[0], START), frames), 0.02, 5)
+    short = _noisy(_judge(_rival(frames, BOX[0] + 9, START), frames), 0.001, 6)
+    short.next = 1
+    short.scores[1:] = np.nan
+    short.date = right.date + 300
+    assert winner([right, short], 0.25, 0.5, 30) is right
+
+
+def _per_probe(rival: Rival, values: np.ndarray) -> Rival:
+    """The rival with probe k's mismatch `values[k]` at every lag and position it scored."""
+    rival.scores = np.where(np.isfinite(rival.scores), values[:, None, None, None], np.nan)
+    return rival
+
+
+def test_a_later_showing_must_also_fit_better_beyond_chance() -> None:
+    """Two showings fit alike but for one probe the first fits badly (a coding glitch): the later is
+    better by the far share on the mean, not beyond chance probe by probe, and the earliest showing is
+    kept; one that fits better on every probe replaces it."""
+    frames = _bg_frames()
+    first = _judge(_rival(frames, BOX[0], START), frames)
+    mask = first.scores.copy()
+    glitch = np.full(len(first.probes), 0.0002)
+    glitch[3] = 0.02
+    first = _per_probe(first, glitch)
+    later = dataclasses.replace(first)
+    later.scores, later.next, later.date = mask, first.next, first.date + 200
+    later = _per_probe(later, np.full(len(first.probes), 0.0002))
+    assert later.mismatch < first.mismatch / 3, "better by the far share"
+    assert winner([first, later], 0.25, 0.5, 30) is first
+    first = _per_probe(first, np.full(len(first.probes), 0.003))
+    later = _per_probe(later, 0.0003 + np.random.default_rng(9).normal(0.0, 0.0001, len(first.probes)))
+    assert winner([first, later], 0.25, 0.5, 30) is later

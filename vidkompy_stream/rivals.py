@@ -15,7 +15,8 @@ the mean over its probes at its best position and lag. Rivals are grouped by pla
 place, a later dating replaces an earlier one only when its mismatch is smaller by a share: a small one for
 two datings of one showing of fg's pictures (dates within the probes' span), a large one for another
 showing (a replay or loop fits alike up to coding noise, which differs between showings, and the earliest
-is taken). Across places the best fit wins: fg is at one place only.
+is taken; a later one must also fit better beyond chance). Across places the best fit wins: fg is at one
+place only.
 """
 
 import dataclasses
@@ -25,12 +26,16 @@ from collections.abc import Callable, Iterable
 import cv2
 import numpy as np
 
+from .clock import ar1_factor
 from .spatial import Placement, shrink
 
 #: A probe's time within this many bg frames of a bg frame's is that frame's (float rounding of the clock).
 EXACT = 1e-6
-#: `Rival.moved`: standard errors by which another lag must fit better than the placement's own clock.
+#: `Rival.moved`: standard errors by which another lag must fit better than the placement's own clock; and
+#: by which a later showing must fit better than the earliest (`fits_better`).
 SIGNIFICANCE = 3.0
+#: Fewest probes two rivals must both have scored to be told apart (3: a mean and a spread about a line).
+MIN_COMMON = 3
 
 
 @dataclasses.dataclass
@@ -104,6 +109,12 @@ class Rival:
 
     def mismatch_on(self, count: int) -> float:
         return float(self.means(count).min())
+
+    def per_probe(self, count: int) -> np.ndarray:
+        """The first `count` probes' mismatches at the lag and position where their mean is least (NaN: not
+        scored)."""
+        means = self.means(count)
+        return self.scores[:count][(slice(None), *np.unravel_index(int(np.argmin(means)), means.shape))]
 
     @property
     def moved(self) -> tuple[Placement, int]:
@@ -197,13 +208,33 @@ def better(found: Rival, best: Rival, share: float) -> bool:
     return found.mismatch_on(count) < best.mismatch_on(count) * (1.0 - share)
 
 
+def fits_better(found: Rival, best: Rival, significance: float = SIGNIFICANCE) -> bool:
+    """Whether a later rival fits the probes both have scored better than the best so far by more than
+    `significance` standard errors: a paired comparison, probe by probe (one fg picture against two places
+    in bg). The differences may trend (a look-alike drifts off as fg's picture moves on), so
+    their noise is measured about a straight line through them, and widened by its lag-one correlation
+    (`clock.ar1_factor`: neighbouring probes of a slow scene say nearly the same). Fewer than MIN_COMMON
+    probes in common (one rival cut short by bg's end) say nothing."""
+    count = min(found.next, best.next)
+    gain = best.per_probe(count) - found.per_probe(count)
+    gain = gain[np.isfinite(gain)]
+    if len(gain) < MIN_COMMON:
+        return False
+    index = np.arange(len(gain), dtype=np.float64)
+    residual = gain - np.polyval(np.polyfit(index, gain, 1), index)
+    spread = math.sqrt(float(residual @ residual) / (len(gain) - 2) * ar1_factor(residual) / len(gain))
+    return float(gain.mean()) > significance * spread
+
+
 def _dating(rivals: list[Rival], share: float, far_share: float, span: float) -> Rival:
     """Of rivals at one place, the earliest that no later one beats (`better`): by `share` when their dates
-    lie within `span` bg frames (two datings of one showing of fg's pictures), by `far_share` when farther
-    apart (another showing: a replay or a loop fits alike up to coding noise, which alone may differ by half)."""
+    lie within `span` bg frames (two datings of one showing of fg's pictures); by `far_share`, and beyond
+    chance (`fits_better`), when farther apart (another showing: a replay or a loop fits alike up to coding
+    noise, which alone may differ by half, and a share of two mismatches near zero is noise)."""
     best = rivals[0]
     for rival in rivals[1:]:
-        if better(rival, best, share if abs(rival.date - best.date) <= span else far_share):
+        near = abs(rival.date - best.date) <= span
+        if better(rival, best, share) if near else better(rival, best, far_share) and fits_better(rival, best):
             best = rival
     return best
 
@@ -225,16 +256,12 @@ def winner(rivals: list[Rival], share: float, far_share: float, span: float) -> 
     """The rival fg starts at, rivals given in the order found. At one place, rivals are datings of fg's
     pictures there, and the earliest showing is taken (`_dating`). Across places, fg is at one of them
     only (a pan over a still shows fg's picture at another place and time too, but its motion drifts from
-    fg's over the next seconds), and the place whose dating fits the probes best wins: the least mismatch
-    over the probes both have scored."""
-    datings = [_dating(group, share, far_share, span) for group in _places(rivals)]
+    fg's over the next seconds): the place whose dating fits best wins, its mismatch over the probes both
+    have scored (at least MIN_COMMON: a rival cut short by bg's end is not judged on a probe or two)."""
     best: Rival | None = None
-    for rival in datings:
-        if best is None:
-            best = rival
-            continue
-        count = min(rival.next, best.next)
-        if count and rival.mismatch_on(count) < best.mismatch_on(count):
+    for rival in (_dating(group, share, far_share, span) for group in _places(rivals)):
+        count = min(rival.next, best.next) if best is not None else 0
+        if best is None or count >= MIN_COMMON and rival.mismatch_on(count) < best.mismatch_on(count):
             best = rival
     return best
 
