@@ -23,6 +23,7 @@ error of a mean", Biometrika 6).
 """
 
 import dataclasses
+import math
 
 import numpy as np
 from scipy import stats
@@ -60,8 +61,7 @@ class Rate:
         no-drift hypothesis, not a shrunk estimate that would tilt every clock a little)."""
         if self.dof <= 0.0 or not self.steady:
             return False
-        quantile = float(stats.t.ppf(stats.norm.cdf(significance), self.dof))
-        return abs(self.value - nominal) > quantile * self.sd
+        return abs(self.value - nominal) > _t_quantile(significance, self.dof) * self.sd
 
 
 def _slope(f: np.ndarray, p: np.ndarray, v: np.ndarray, prior: float,
@@ -90,6 +90,27 @@ def ar1_factor(residual: np.ndarray) -> float:
     power = float(centred @ centred)
     r = float(centred[1:] @ centred[:-1]) / power if power > 0 else 0.0
     return min(max(1.0, (1.0 + r) / max(1.0 - r, 1e-9)), len(residual) / 2.0)
+
+
+def gain_is_significant(gain: np.ndarray, significance: float, trend: bool = False) -> bool:
+    """Whether paired differences (one picture or row against two candidates) favour the second by more than
+    `significance` standard errors of their mean: the noise measured about their mean, or about a straight
+    line through them when they may `trend` (a look-alike drifting off), and widened by its lag-one
+    correlation (`ar1_factor`). Fewer than 3 differences say nothing."""
+    n = len(gain)
+    if n < 3:
+        return False
+    index = np.arange(n, dtype=np.float64)
+    centre = np.polyval(np.polyfit(index, gain, 1), index) if trend else gain.mean()
+    residual = gain - centre
+    spread = math.sqrt(float(residual @ residual) / (n - 1 - trend) * ar1_factor(residual) / n)
+    return float(gain.mean()) > significance * spread
+
+
+def _t_quantile(significance: float, dof: float) -> float:
+    """Student's t quantile at `dof` degrees of freedom for the tail probability of `significance` normal
+    standard errors."""
+    return float(stats.t.ppf(stats.norm.cdf(significance), dof))
 
 
 def _temperature(residual: np.ndarray, w: np.ndarray) -> float:
@@ -148,8 +169,7 @@ def _halves_agree(f: np.ndarray, p: np.ndarray, v: np.ndarray, significance: flo
     dof = min(dof_a, dof_b)
     if dof <= 0.0:
         return True
-    quantile = float(stats.t.ppf(stats.norm.cdf(significance), dof))
-    return abs(a - b) <= quantile * np.sqrt(var_a + var_b)
+    return abs(a - b) <= _t_quantile(significance, dof) * np.sqrt(var_a + var_b)
 
 
 def row_weights(fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: float, offset: float,

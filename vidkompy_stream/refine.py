@@ -36,7 +36,7 @@ from typing import Protocol
 import numpy as np
 
 from .cadence import ROWS, Cadence, fit_cadence, subframe_minima
-from .clock import RateParams, ar1_factor, fit_rate, row_weights
+from .clock import RateParams, fit_rate, gain_is_significant, row_weights
 from .dtw import dtw_offline
 from .kernels.similarity import dot, normalised
 from .mapping import Decision
@@ -136,18 +136,15 @@ def evidence_offset(fg: np.ndarray, lo: np.ndarray, costs: np.ndarray, rate: flo
     still stretch), so a line through them keeps whatever offset it had; and each row's own minimum is
     noisy on a soft picture (the best of a few near-equal candidates). Summed along a line, the rows'
     costs keep their information and their noise averages out (the profile-likelihood view of a shift
-    estimate: the line that best explains every row at once). The test is paired, row by row, its standard
-    error widened by the differences' lag-one correlation (`clock.ar1_factor`): on a still stretch the
-    costs favour no line, and noise alone must not move the clock."""
+    estimate: the line that best explains every row at once). The test is paired, row by row
+    (`clock.gain_is_significant`): on a still stretch the costs favour no line, and noise alone must not
+    move the clock."""
     steps = int(round(reach / step))
     candidates = guess + step * np.arange(-steps, steps + 1)
     along = line_costs(fg, np.asarray(lo, np.float64), costs, rate, candidates)
     best = int(np.argmin(along.mean(axis=1)))
-    gain = along[steps] - along[best]
-    if best == steps or len(gain) < 3:
-        return guess
-    spread = float(gain.std(ddof=1)) * math.sqrt(ar1_factor(gain) / len(gain))
-    return float(candidates[best]) if float(gain.mean()) > significance * spread else guess
+    moved = best != steps and gain_is_significant(along[steps] - along[best], significance)
+    return float(candidates[best]) if moved else guess
 
 
 def clock_pull(fg: np.ndarray, bg: np.ndarray, rate: float, offset: float) -> float:
@@ -218,8 +215,8 @@ class Refiner:
         self.fg_small, self.bg_small = fg_small, bg_small
         self.report_run = max(2, aligner.lookahead)  # low-confidence runs this long (the lookahead) are logged
         self.pending: list[Decision] = []
-        self.history: collections.deque[tuple[int, int]] = collections.deque(maxlen=HISTORY)  # (fg, bg) out
-        self.rows: collections.deque[tuple[int, np.ndarray]] = collections.deque(maxlen=HISTORY)  # (lo, costs)
+        # (fg, bg) of each decision out, and its row's band start and pixel costs
+        self.history: collections.deque[tuple[int, int, int, np.ndarray]] = collections.deque(maxlen=HISTORY)
         self.minima: collections.deque[tuple[int, float, float]] = collections.deque(maxlen=SLOPE_HISTORY)
         self.cadence: Cadence | None = None
         self.refit_every = max(1, math.ceil(fg_rate))  # fg frames: the cadence is refitted once a second
@@ -262,8 +259,7 @@ class Refiner:
                     costs[row, k] = 1.0 - float(dot(bg_vec, fg_vec))
         self._follow_cadence(segment, costs, lo)
         path, confidence = self._solve(segment, costs, lo)
-        self.history.extend(zip((d.fg_frame for d in segment), path.tolist()))
-        self.rows.extend(zip(lo.tolist(), costs))
+        self.history.extend(zip((d.fg_frame for d in segment), path.tolist(), lo.tolist(), costs))
         refined = [Decision(d.fg_frame, int(b), float(c)) for d, b, c in zip(segment, path, confidence)]
         moved = sum(1 for d, b in zip(segment, path) if d.bg_frame != b)
         if moved:
@@ -301,7 +297,7 @@ class Refiner:
         if self.cadence is not None:
             return resolve(costs, lo, self.root, max_step, self.aligner.rate_estimate, self.cadence.clock(fg))
         rate = self.aligner.rate_estimate
-        recent = np.array(self.history, np.float64).reshape(-1, 2)
+        recent = np.array([h[:2] for h in self.history], np.float64).reshape(-1, 2)
         offset = clock_offset(recent[:, 0], recent[:, 1], rate)
         if offset is None:
             guess = float(np.mean([self.aligner.expected(d.fg_frame) for d in segment]) - rate * fg.mean())
@@ -329,8 +325,8 @@ class Refiner:
         """`evidence_offset` over the segment's rows and those of the recent decisions (`recent`: fg, bg)
         within TOLERANCE of the line through `guess`."""
         kept = np.abs(recent[:, 1] - rate * recent[:, 0] - guess) <= TOLERANCE
-        row_lo = np.array([r[0] for r in self.rows], np.float64)[kept]
-        row_costs = [r[1] for r, k in zip(self.rows, kept) if k]
+        row_lo = np.array([h[2] for h in self.history], np.float64)[kept]
+        row_costs = [h[3] for h, k in zip(self.history, kept) if k]
         return evidence_offset(np.r_[recent[kept, 0], fg], np.r_[row_lo, lo], np.vstack(row_costs + [costs]), rate,
                                guess)
 
@@ -341,7 +337,6 @@ class Refiner:
             raise ValueError("restart() with decisions pending: flush() them first")
         self.floor, self.root = max(self.root, 0), -1
         self.history.clear()
-        self.rows.clear()
         self.minima.clear()
         self.cadence, self.next_refit = None, 0
 

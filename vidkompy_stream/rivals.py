@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 import cv2
 import numpy as np
 
-from .clock import ar1_factor
+from .clock import gain_is_significant
 from .spatial import Placement, shrink
 
 #: A probe's time within this many bg frames of a bg frame's is that frame's (float rounding of the clock).
@@ -211,19 +211,14 @@ def better(found: Rival, best: Rival, share: float) -> bool:
 def fits_better(found: Rival, best: Rival, significance: float = SIGNIFICANCE) -> bool:
     """Whether a later rival fits the probes both have scored better than the best so far by more than
     `significance` standard errors: a paired comparison, probe by probe (one fg picture against two places
-    in bg). The differences may trend (a look-alike drifts off as fg's picture moves on), so
-    their noise is measured about a straight line through them, and widened by its lag-one correlation
-    (`clock.ar1_factor`: neighbouring probes of a slow scene say nearly the same). Fewer than MIN_COMMON
-    probes in common (one rival cut short by bg's end) say nothing."""
+    in bg; `clock.gain_is_significant`). The differences may trend (a look-alike drifts off as fg's picture
+    moves on), so their noise is measured about a straight line through them, widened by its lag-one
+    correlation (neighbouring probes of a slow scene say nearly the same). Fewer than MIN_COMMON probes in
+    common (one rival cut short by bg's end) say nothing."""
     count = min(found.next, best.next)
     gain = best.per_probe(count) - found.per_probe(count)
     gain = gain[np.isfinite(gain)]
-    if len(gain) < MIN_COMMON:
-        return False
-    index = np.arange(len(gain), dtype=np.float64)
-    residual = gain - np.polyval(np.polyfit(index, gain, 1), index)
-    spread = math.sqrt(float(residual @ residual) / (len(gain) - 2) * ar1_factor(residual) / len(gain))
-    return float(gain.mean()) > significance * spread
+    return len(gain) >= MIN_COMMON and gain_is_significant(gain, significance, trend=True)
 
 
 def _dating(rivals: list[Rival], share: float, far_share: float, span: float) -> Rival:
@@ -258,10 +253,11 @@ def winner(rivals: list[Rival], share: float, far_share: float, span: float) -> 
     only (a pan over a still shows fg's picture at another place and time too, but its motion drifts from
     fg's over the next seconds): the place whose dating fits best wins, its mismatch over the probes both
     have scored (at least MIN_COMMON: a rival cut short by bg's end is not judged on a probe or two)."""
-    best: Rival | None = None
-    for rival in (_dating(group, share, far_share, span) for group in _places(rivals)):
-        count = min(rival.next, best.next) if best is not None else 0
-        if best is None or count >= MIN_COMMON and rival.mismatch_on(count) < best.mismatch_on(count):
+    datings = [_dating(group, share, far_share, span) for group in _places(rivals)]
+    best = datings[0] if datings else None
+    for rival in datings[1:]:
+        count = min(rival.next, best.next)
+        if count >= MIN_COMMON and rival.mismatch_on(count) < best.mismatch_on(count):
             best = rival
     return best
 
