@@ -13,6 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import life_scene
 from vidkompy_stream import spatial
@@ -383,3 +385,24 @@ def test_content_box_keeps_bars_around_a_dark_picture() -> None:
         frames.append(boxed)
     x0, y0, x1, y1 = spatial.content_box(frames)
     assert (y0, y1) == (22, 22 + 180) and x1 - x0 >= 0.9 * 320, (x0, y0, x1, y1)
+
+
+@pytest.mark.parametrize("w", [466, 130])
+def test_fg_flush_with_bgs_right_and_bottom_edges(scene: Scene, bg: list[np.ndarray], w: int) -> None:
+    """fg flush with bg's right and bottom edges is placed exactly."""
+    h = (w * 9 // 16) & ~1
+    x, y = W - w, H - h
+    check(run(scene.fg(x, y, w, h), bg, spread(0, 75)), x, y)
+
+
+@given(st.integers(-30, 30), st.integers(-30, 30), st.integers(1, 40), st.integers(1, 40))
+def test_pooled_offsets_keep_the_whole_template_inside_bg(left: int, top: int, h: int, w: int) -> None:
+    """A template's most textured window may fit a pixel past bg's edge where the template does not (fg
+    flush with the edge, its coarse peak rounded outwards): `_inside` admits exactly the offsets that keep
+    the whole template in the frame."""
+    frame, grid = (36, 48), (11, 13)
+    inside = spatial._inside(left, top, (h, w), frame, grid)
+    for dy in range(grid[0]):
+        for dx in range(grid[1]):
+            x, y = left + dx, top + dy
+            assert inside[dy, dx] == (x >= 0 and y >= 0 and x + w <= frame[1] and y + h <= frame[0])

@@ -713,6 +713,8 @@ def _pool(
             if roi.shape[0] >= sh and roi.shape[1] >= sw:
                 got = cv2.matchTemplate(roi, tpl.full[sy : sy + sh, sx : sx + sw], cv2.TM_CCOEFF_NORMED)
                 result[ya - y0 : ya - y0 + got.shape[0], xa - x0 : xa - x0 + got.shape[1]] = got
+            result[~_inside(best.x + tpl.ox - reach, best.y + tpl.oy - reach, tpl.full.shape, full.shape,
+                            total.shape)] = -np.inf
         total += result
     dy, dx = np.unravel_index(int(np.argmax(total)), total.shape)
     x, y = best.x + int(dx) - reach, best.y + int(dy) - reach
@@ -726,6 +728,15 @@ def _pool(
         pooled.append(dataclasses.replace(vote, x=x, y=y, score=score, detail=detail))
     pooled.sort(key=lambda v: v.score, reverse=True)
     return pooled[0], pooled
+
+
+def _inside(left: int, top: int, size: tuple[int, int], frame: tuple[int, int],
+            grid: tuple[int, int]) -> np.ndarray:
+    """Which offsets (dy, dx) of a grid, from a `size` (h, w) patch at (left, top), keep it whole inside a
+    `frame` (h, w): a window of the patch may fit where the patch does not (fg flush with bg's edge)."""
+    xs, ys = left + np.arange(grid[1]), top + np.arange(grid[0])
+    return (((ys >= 0) & (ys + size[0] <= frame[0]))[:, None]
+            & ((xs >= 0) & (xs + size[1] <= frame[1]))[None, :])
 
 
 def _seed_frame(best: _Vote, bg_indices: Sequence[int], get_full: Callable[[int], np.ndarray | None]) -> int:
