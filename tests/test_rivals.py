@@ -132,3 +132,34 @@ def test_a_later_showing_must_also_fit_better_beyond_chance() -> None:
     first = _per_probe(first, np.full(len(first.probes), 0.003))
     later = _per_probe(later, 0.0003 + np.random.default_rng(9).normal(0.0, 0.0001, len(first.probes)))
     assert winner([first, later], 0.25, 0.5, 30) is later
+
+
+def test_a_cut_within_the_probes_does_not_hand_the_start_to_a_look_alike() -> None:
+    """fg cuts away after its 3rd probe: the right place fits the probes before the cut and no place fits
+    those after, where the look-alike happens to mismatch a little less. Its arithmetic mean is then the
+    smaller, but probe by probe it fits no better after the cut and far worse before it."""
+    frames = _bg_frames()
+    right = _judge(_rival(frames, BOX[0], START), frames)
+    alike = _judge(_rival(frames, BOX[0] + 9, START), frames)
+    n, rng = len(right.probes), np.random.default_rng(3)
+    after = rng.uniform(0.4, 0.7, n)
+    right = _per_probe(right, np.where(np.arange(n) < 3, 0.001, after))
+    alike = _per_probe(alike, np.where(np.arange(n) < 3, 0.08, after - 0.1))
+    alike.date = right.date + 300
+    assert alike.mismatch < right.mismatch, "the look-alike has the smaller mean"
+    assert winner([right, alike], 0.25, 0.5, 30) is right
+    assert winner([alike, right], 0.25, 0.5, 30) is right
+
+
+def test_a_reversed_showing_that_crosses_the_true_one_loses_to_it() -> None:
+    """A ping-pong plays fg's pictures backwards too: that showing fits worst at the ends of the probes and
+    as well as the true one where the two cross (a V of differences, structure rather than noise). The true
+    showing, found later at the same place, fits every probe at coding noise and replaces it."""
+    frames = _bg_frames()
+    first = _judge(_rival(frames, BOX[0], START), frames)
+    n = len(first.probes)
+    later = dataclasses.replace(first)
+    later.scores, later.next, later.date = first.scores.copy(), first.next, first.date + 200
+    first = _per_probe(first, 0.25 * np.abs(np.linspace(-1.0, 1.0, n)))
+    later = _per_probe(later, 0.0006 + np.random.default_rng(4).normal(0.0, 0.0001, n))
+    assert winner([first, later], 0.25, 0.5, 30) is later

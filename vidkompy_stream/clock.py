@@ -92,19 +92,18 @@ def ar1_factor(residual: np.ndarray) -> float:
     return min(max(1.0, (1.0 + r) / max(1.0 - r, 1e-9)), len(residual) / 2.0)
 
 
-def gain_is_significant(gain: np.ndarray, significance: float, trend: bool = False) -> bool:
-    """Whether paired differences (one picture or row against two candidates) favour the second by more than
-    `significance` standard errors of their mean: the noise measured about their mean, or about a straight
-    line through them when they may `trend` (a look-alike drifting off), and widened by its lag-one
-    correlation (`ar1_factor`). Fewer than 3 differences say nothing."""
-    n = len(gain)
-    if n < 3:
-        return False
-    index = np.arange(n, dtype=np.float64)
-    centre = np.polyval(np.polyfit(index, gain, 1), index) if trend else gain.mean()
-    residual = gain - centre
-    spread = math.sqrt(float(residual @ residual) / (n - 1 - trend) * ar1_factor(residual) / n)
-    return float(gain.mean()) > significance * spread
+def standard_error(values: np.ndarray) -> float:
+    """The standard error of the mean of `values` (at least 2), their scatter about their mean widened by
+    its lag-one correlation (`ar1_factor`)."""
+    residual = values - values.mean()
+    n = len(values)
+    return math.sqrt(float(residual @ residual) / (n - 1) * ar1_factor(residual) / n)
+
+
+def gain_is_significant(gain: np.ndarray, significance: float) -> bool:
+    """Whether paired differences (one row against two candidates) favour the second by more than
+    `significance` standard errors of their mean. Fewer than 3 differences say nothing."""
+    return len(gain) >= 3 and float(gain.mean()) > significance * standard_error(gain)
 
 
 def _t_quantile(significance: float, dof: float) -> float:

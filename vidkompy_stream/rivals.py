@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 import cv2
 import numpy as np
 
-from .clock import gain_is_significant
+from .clock import standard_error
 from .spatial import Placement, shrink
 
 #: A probe's time within this many bg frames of a bg frame's is that frame's (float rounding of the clock).
@@ -34,8 +34,12 @@ EXACT = 1e-6
 #: `Rival.moved`: standard errors by which another lag must fit better than the placement's own clock; and
 #: by which a later showing must fit better than the earliest (`fits_better`).
 SIGNIFICANCE = 3.0
-#: Fewest probes two rivals must both have scored to be told apart (3: a mean and a spread about a line).
+#: Fewest probes two rivals must both have scored to be told apart (3: a median and a spread).
 MIN_COMMON = 3
+#: The least mismatch a probe is taken to have on a log scale (`fits_closer`): about float32 ZNCC's resolution.
+RESOLUTION = 1e-6
+#: The standard error of a median over that of a mean, under normal noise: sqrt(pi / 2).
+MEDIAN_ERROR = math.sqrt(math.pi / 2.0)
 
 
 @dataclasses.dataclass
@@ -71,7 +75,7 @@ class Rival:
     placement: Placement
     box: tuple[int, int, int, int]  # the probes' region in bg: x, y, width, height (full resolution)
     probes: list[Probe]  # in bg order
-    reach: int = 1
+    reach: int = 2
     lag: int = 0
     ordered: bool = True  # its templates matched in fg's order (`spatial.Placement.order`)
     date: float = 0.0  # bg frame of fg frame 0 on its clock
@@ -209,16 +213,21 @@ def better(found: Rival, best: Rival, share: float) -> bool:
 
 
 def fits_better(found: Rival, best: Rival, significance: float = SIGNIFICANCE) -> bool:
-    """Whether a later rival fits the probes both have scored better than the best so far by more than
-    `significance` standard errors: a paired comparison, probe by probe (one fg picture against two places
-    in bg; `clock.gain_is_significant`). The differences may trend (a look-alike drifts off as fg's picture
-    moves on), so their noise is measured about a straight line through them, widened by its lag-one
-    correlation (neighbouring probes of a slow scene say nearly the same). Fewer than MIN_COMMON probes in
-    common (one rival cut short by bg's end) say nothing."""
+    """Whether a later rival fits the probes both have scored better than the best so far beyond chance:
+    probe by probe (one fg picture against two places in bg), the median of the differences exceeds
+    `significance` standard errors of a median of differences that scatter as two copies of the later
+    rival's own mismatches would. Were both showings of fg's pictures, the differences would be such
+    coding noise; a look-alike's excess has structure instead (it drifts off, or crosses the true showing
+    when played backwards), which is no noise to measure them by, and the median is not carried by one
+    probe that a coding glitch spoilt. Fewer than MIN_COMMON probes in common (one rival cut short by bg's
+    end) say nothing."""
     count = min(found.next, best.next)
-    gain = best.per_probe(count) - found.per_probe(count)
-    gain = gain[np.isfinite(gain)]
-    return len(gain) >= MIN_COMMON and gain_is_significant(gain, significance, trend=True)
+    mine, theirs = found.per_probe(count), best.per_probe(count)
+    both = np.isfinite(mine) & np.isfinite(theirs)
+    if int(both.sum()) < MIN_COMMON:
+        return False
+    noise = MEDIAN_ERROR * math.sqrt(2.0) * standard_error(mine[both])
+    return float(np.median(theirs[both] - mine[both])) > significance * noise
 
 
 def _dating(rivals: list[Rival], share: float, far_share: float, span: float) -> Rival:
@@ -251,15 +260,29 @@ def winner(rivals: list[Rival], share: float, far_share: float, span: float) -> 
     """The rival fg starts at, rivals given in the order found. At one place, rivals are datings of fg's
     pictures there, and the earliest showing is taken (`_dating`). Across places, fg is at one of them
     only (a pan over a still shows fg's picture at another place and time too, but its motion drifts from
-    fg's over the next seconds): the place whose dating fits best wins, its mismatch over the probes both
-    have scored (at least MIN_COMMON: a rival cut short by bg's end is not judged on a probe or two)."""
+    fg's over the next seconds): the place whose dating fits the probes both have scored best wins
+    (`fits_closer`; at least MIN_COMMON: a rival cut short by bg's end is not judged on a probe or two)."""
     datings = [_dating(group, share, far_share, span) for group in _places(rivals)]
     best = datings[0] if datings else None
     for rival in datings[1:]:
-        count = min(rival.next, best.next)
-        if count >= MIN_COMMON and rival.mismatch_on(count) < best.mismatch_on(count):
+        if fits_closer(rival, best):
             best = rival
     return best
+
+
+def fits_closer(found: Rival, best: Rival) -> bool:
+    """Whether `found` fits the probes both have scored (at least MIN_COMMON) closer than `best`: the mean
+    log ratio of their mismatches, probe by probe, is below 0 (a geometric mean). A cut in fg within the
+    probes' span leaves the probes after it matched at no rival, their mismatches large and differing at
+    random; on the arithmetic mean that noise drowns the fit before the cut, while the ratio of two
+    mismatched pictures' mismatches is near 1 and that of a fit to a misfit far from it."""
+    count = min(found.next, best.next)
+    mine, theirs = found.per_probe(count), best.per_probe(count)
+    both = np.isfinite(mine) & np.isfinite(theirs)
+    if int(both.sum()) < MIN_COMMON:
+        return False
+    ratio = np.log(np.maximum(mine[both], RESOLUTION)) - np.log(np.maximum(theirs[both], RESOLUTION))
+    return float(ratio.mean()) < 0.0
 
 
 def prune(rivals: list[Rival], after: int = 10, worse: float = 3.0) -> None:
