@@ -70,7 +70,9 @@ def _unit(small: np.ndarray) -> np.ndarray:
 class Rival:
     """An accepted placement and the evidence gathered for it: each probe's mismatch at the placement's
     place and clock and at each position within `reach` px and `lag` bg frames of them (a settle on a still
-    or soft picture may miss by a pixel or a few frames, which a sharp picture's probes hold against it)."""
+    or soft picture may miss by a pixel or a few frames, which a sharp picture's probes hold against it;
+    `reach` 2: on a soft bg at shrink factor 5 the settle misses by 2-3 px; chosen on the tuning half,
+    BENCHMARKS.md "Accuracy (session 10)")."""
 
     placement: Placement
     box: tuple[int, int, int, int]  # the probes' region in bg: x, y, width, height (full resolution)
