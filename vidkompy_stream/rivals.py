@@ -15,8 +15,8 @@ the mean over its probes at its best position and lag. Rivals are grouped by pla
 place, a later dating replaces an earlier one only when its mismatch is smaller by a share: a small one for
 two datings of one showing of fg's pictures (dates within the probes' span), a large one for another
 showing (a replay or loop fits alike up to coding noise, which differs between showings, and the earliest
-is taken; a later one must also fit better beyond chance). Across places the best fit wins: fg is at one
-place only.
+is taken; a later one must also fit better beyond chance). Across places the best fit wins, on a log scale
+(probe by probe, the ratio of two mismatches): fg is at one place only.
 """
 
 import dataclasses
