@@ -30,6 +30,8 @@ from scipy import stats
 
 #: Variance (frames^2) of where the right bg frame lies about the exact line: nearest-frame rounding.
 ROUNDING_VARIANCE = 1.0 / 12.0
+#: A normal distribution's standard deviation over its median absolute deviation.
+MAD_TO_SD = 1.4826
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +100,15 @@ def standard_error(values: np.ndarray) -> float:
     residual = values - values.mean()
     n = len(values)
     return math.sqrt(float(residual @ residual) / (n - 1) * ar1_factor(residual) / n)
+
+
+def robust_standard_error(values: np.ndarray) -> float:
+    """As `standard_error`, the scatter measured by the median absolute deviation about the median (scaled
+    to a normal standard deviation), so that a value or two of another kind (a probe past a cut in fg,
+    matched nowhere) do not count as noise."""
+    residual = values - float(np.median(values))
+    scale = MAD_TO_SD * float(np.median(np.abs(residual)))
+    return scale * math.sqrt(ar1_factor(residual) / len(values))
 
 
 def gain_is_significant(gain: np.ndarray, significance: float) -> bool:
