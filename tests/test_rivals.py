@@ -163,3 +163,17 @@ def test_a_reversed_showing_that_crosses_the_true_one_loses_to_it() -> None:
     first = _per_probe(first, 0.25 * np.abs(np.linspace(-1.0, 1.0, n)))
     later = _per_probe(later, 0.0006 + np.random.default_rng(4).normal(0.0, 0.0001, n))
     assert winner([first, later], 0.25, 0.5, 30) is later
+
+
+def test_a_probe_past_a_cut_is_not_taken_for_the_later_showings_noise() -> None:
+    """fg cuts away at its last probe, which then fits neither showing; the later, true one fits every
+    probe before it at coding noise, the first does not, and the later still replaces it."""
+    frames = _bg_frames()
+    first = _judge(_rival(frames, BOX[0], START), frames)
+    n = len(first.probes)
+    later = dataclasses.replace(first)
+    later.scores, later.next, later.date = first.scores.copy(), first.next, first.date + 200
+    rng = np.random.default_rng(5)
+    first = _per_probe(first, np.append(np.linspace(0.04, 0.25, n - 1), 0.78))
+    later = _per_probe(later, np.append(0.002 + rng.normal(0.0, 0.0005, n - 1), 0.76))
+    assert winner([first, later], 0.25, 0.5, 30) is later
