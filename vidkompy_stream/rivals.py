@@ -224,13 +224,20 @@ def fits_better(found: Rival, best: Rival, significance: float = SIGNIFICANCE) -
     backwards), which is no noise to measure them by, and the median is not carried by one probe that a
     coding glitch spoilt. Fewer than MIN_COMMON probes in common (one rival cut short by bg's
     end) say nothing."""
+    paired = _paired(found, best)
+    if paired is None:
+        return False
+    mine, theirs = paired
+    noise = MEDIAN_ERROR * math.sqrt(2.0) * robust_standard_error(mine)
+    return float(np.median(theirs - mine)) > significance * noise
+
+
+def _paired(found: Rival, best: Rival) -> tuple[np.ndarray, np.ndarray] | None:
+    """The two rivals' mismatches on the probes both have scored (None: fewer than MIN_COMMON)."""
     count = min(found.next, best.next)
     mine, theirs = found.per_probe(count), best.per_probe(count)
     both = np.isfinite(mine) & np.isfinite(theirs)
-    if int(both.sum()) < MIN_COMMON:
-        return False
-    noise = MEDIAN_ERROR * math.sqrt(2.0) * robust_standard_error(mine[both])
-    return float(np.median(theirs[both] - mine[both])) > significance * noise
+    return (mine[both], theirs[both]) if int(both.sum()) >= MIN_COMMON else None
 
 
 def _dating(rivals: list[Rival], share: float, far_share: float, span: float) -> Rival:
@@ -279,12 +286,11 @@ def fits_closer(found: Rival, best: Rival) -> bool:
     probes' span leaves the probes after it matched at no rival, their mismatches large and differing at
     random; on the arithmetic mean that noise drowns the fit before the cut, while the ratio of two
     mismatched pictures' mismatches is near 1 and that of a fit to a misfit far from it."""
-    count = min(found.next, best.next)
-    mine, theirs = found.per_probe(count), best.per_probe(count)
-    both = np.isfinite(mine) & np.isfinite(theirs)
-    if int(both.sum()) < MIN_COMMON:
+    paired = _paired(found, best)
+    if paired is None:
         return False
-    ratio = np.log(np.maximum(mine[both], RESOLUTION)) - np.log(np.maximum(theirs[both], RESOLUTION))
+    mine, theirs = paired
+    ratio = np.log(np.maximum(mine, RESOLUTION)) - np.log(np.maximum(theirs, RESOLUTION))
     return float(ratio.mean()) < 0.0
 
 
