@@ -5,7 +5,10 @@ weight per row, some rows near-flat (a still or dark stretch: tiny weight, minim
 import numpy as np
 import pytest
 
-from vidkompy_stream.clock import RateParams, fit_rate, row_weights
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vidkompy_stream.clock import RateParams, difference_standard_error, fit_rate, row_weights
 
 #: Rows of evidence within which a PAL-sized drift must be measured (2 s at 25 fps: a 4 % drift moves bg by
 #: 2 frames in that time, and each row only dates fg to the nearest bg frame).
@@ -100,3 +103,18 @@ def test_rows_that_bend_are_not_a_drift() -> None:
     straight = 30 + 0.976 * fg + rng.normal(0, 0.3, 120)
     found = fit_rate(fg, straight, weight, 1.0, 30.0, 1.0)
     assert found.steady and found.drifts(1.0, PARAMS.significance), found
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), sigma=st.floats(0.002, 0.05), trend=st.floats(0.0, 0.5))
+def test_the_noise_of_values_on_a_smooth_trend_is_measured_without_the_trend(seed: int, sigma: float,
+                                                                             trend: float) -> None:
+    """A near-miss dating's mismatches rise and fall with the motion (a smooth trend, up to 10 times the
+    noise's scale and more) with coding noise on top; a probe or two past a cut fit nothing. The standard
+    error must be that of the noise alone: within a factor of 2 of sigma / sqrt(n) on 31 values."""
+    rng = np.random.default_rng(seed)
+    n = 31
+    values = trend * np.sin(np.linspace(0.0, np.pi, n)) + rng.normal(0.0, sigma, n)
+    values[rng.integers(0, n, 2)] = 1.0
+    estimate = difference_standard_error(values) * np.sqrt(n) / sigma
+    assert 0.5 < estimate < 2.0

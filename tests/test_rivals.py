@@ -177,3 +177,19 @@ def test_a_probe_past_a_cut_is_not_taken_for_the_later_showings_noise() -> None:
     first = _per_probe(first, np.append(np.linspace(0.04, 0.25, n - 1), 0.78))
     later = _per_probe(later, np.append(0.002 + rng.normal(0.0, 0.0005, n - 1), 0.76))
     assert winner([first, later], 0.25, 0.5, 30) is later
+
+
+def test_a_later_near_miss_whose_mismatch_swells_with_the_motion_replaces_a_far_worse_first() -> None:
+    """The later rival dates fg a few frames off the true showing: its mismatches rise and fall smoothly
+    with the motion (lag-one correlation near 1) far below the first's everywhere. That swell is no coding
+    noise: measured as such it would hide a 4-fold better fit (check seed 39's first 3 s)."""
+    frames = _bg_frames()
+    first = _judge(_rival(frames, BOX[0], START), frames)
+    n = len(first.probes)
+    later = dataclasses.replace(first)
+    later.scores, later.next, later.date = first.scores.copy(), first.next, first.date + 100
+    rng = np.random.default_rng(6)
+    swell = 0.09 + 0.08 * np.sin(np.linspace(0.0, 2.0 * np.pi, n))
+    first = _per_probe(first, 0.33 + rng.normal(0.0, 0.01, n))
+    later = _per_probe(later, swell + rng.normal(0.0, 0.002, n))
+    assert winner([first, later], 0.25, 2 / 3, 30) is later

@@ -102,13 +102,16 @@ def standard_error(values: np.ndarray) -> float:
     return math.sqrt(float(residual @ residual) / (n - 1) * ar1_factor(residual) / n)
 
 
-def robust_standard_error(values: np.ndarray) -> float:
-    """As `standard_error`, the scatter measured by the median absolute deviation about the median (scaled
-    to a normal standard deviation), so that a value or two of another kind (a probe past a cut in fg,
-    matched nowhere) do not count as noise."""
-    residual = values - float(np.median(values))
-    scale = MAD_TO_SD * float(np.median(np.abs(residual)))
-    return scale * math.sqrt(ar1_factor(residual) / len(values))
+def difference_standard_error(values: np.ndarray) -> float:
+    """The standard error of the mean of `values` (at least 3) as white noise about a smooth trend would give:
+    the noise's scale from the second differences of successive values (Gasser, Sroka & Jennen-Steinmetz
+    1986, Biometrika 73(3): a second difference cancels a locally straight trend, leaving 6 times the noise's
+    variance), by their median absolute deviation (scaled to a normal standard deviation), so that neither
+    a slow drift of the values nor a value or two of another kind (a probe past a cut in fg, matched
+    nowhere) counts as noise."""
+    pseudo = (values[:-2] - 2.0 * values[1:-1] + values[2:]) / math.sqrt(6.0)
+    scale = MAD_TO_SD * float(np.median(np.abs(pseudo - float(np.median(pseudo)))))
+    return scale / math.sqrt(len(values))
 
 
 def gain_is_significant(gain: np.ndarray, significance: float) -> bool:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 import cv2
 import numpy as np
 
-from .clock import robust_standard_error
+from .clock import difference_standard_error
 from .spatial import Placement, shrink
 
 #: A probe's time within this many bg frames of a bg frame's is that frame's (float rounding of the clock).
@@ -218,17 +218,19 @@ def fits_better(found: Rival, best: Rival, significance: float = SIGNIFICANCE) -
     """Whether a later rival fits the probes both have scored better than the best so far beyond chance:
     probe by probe (one fg picture against two places in bg), the median of the differences exceeds
     `significance` standard errors of a median of differences that scatter as two copies of the later
-    rival's own mismatches would (their median absolute deviation: a probe past a cut in fg fits no
-    rival). Were both showings of fg's pictures, the differences would be such coding noise; a
-    look-alike's excess has structure instead (it drifts off, or crosses the true showing when played
-    backwards), which is no noise to measure them by, and the median is not carried by one probe that a
-    coding glitch spoilt. Fewer than MIN_COMMON probes in common (one rival cut short by bg's
-    end) say nothing."""
+    rival's own coding noise would. Were both showings of fg's pictures, the differences would be such
+    noise; a look-alike's excess has structure instead (it drifts off, or crosses the true showing when
+    played backwards), which is no noise to measure them by. The later rival's noise is measured from
+    its probe-to-probe second differences (`clock.difference_standard_error`): a dating a few frames off
+    the showing mismatches more where the picture moves faster, a swell that is no noise either, and a
+    probe past a cut in fg (matched nowhere) counts no more than the median is carried by one probe that
+    a coding glitch spoilt. Fewer than MIN_COMMON probes in common (one rival cut short by bg's end) say
+    nothing."""
     paired = _paired(found, best)
     if paired is None:
         return False
     mine, theirs = paired
-    noise = MEDIAN_ERROR * math.sqrt(2.0) * robust_standard_error(mine)
+    noise = MEDIAN_ERROR * math.sqrt(2.0) * difference_standard_error(mine)
     return float(np.median(theirs - mine)) > significance * noise
 
 

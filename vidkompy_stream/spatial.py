@@ -19,8 +19,9 @@ Method (coarse to fine):
 4. Joint choice. Each template's refined position is a candidate; for each, all templates are scored
    together on one timeline (template t on the bg frame at date + t's fg index * rate) and the
    (position, date) with the best mean wins: when the picture moves as a whole (a scroll) each
-   template alone fits many (place, time) pairs, and only the timeline tells which is right. The
-   position is polished +-1 px at full resolution with all templates pooled; templates within
+   template alone fits many (place, time) pairs, and only the timeline tells which is right. Position
+   and date are then polished together at full resolution with all templates pooled, every date within
+   DATE_SCAN scored (a slow pan fits a ridge of look-alikes at coarse scale); templates within
    AGREE_DROP of the best count as agreeing; each one's exact bg frame (+-1 checked) gives a seed pair.
 5. Check. A smooth template (a wall, sky, a blurred pan) fits some place of some frame among hundreds
    with a high score, and near-identical templates (a static shot) agree on the same wrong place, so
@@ -102,8 +103,10 @@ DUPLICATE_NCC = 0.98
 POOL_PX = 1
 #: Each template's bg frame is searched within this many frames of the joint date at full resolution.
 DATE_REACH = 2
-#: At most this many one-frame steps of the joint polish.
-POLISH_ROUNDS = 3
+#: The joint polish scores dates up to DATE_SCAN bg frames each way (about the stretch a streaming settle
+#: holds: a second at 25-30 fps), pooling the position within SCAN_PX of the previous date's.
+DATE_SCAN = 30
+SCAN_PX = 2
 #: Templates scoring within this much of the best at the joint (position, date) count as agreeing.
 AGREE_DROP = 0.15
 #: Coarse stride is STRIDE_SCALE * sqrt(n / 2) bg frames (n: frames searched).
@@ -246,7 +249,8 @@ def locate_small(
     bg_small[i] = shrink(bg luma of frame bg_indices[i], factor), with `factor` from `choose_factor`.
     get_full(bg_index) -> full-resolution bg luma, or None if the caller no longer has that frame. It is
     asked for up to REFINE_TRIES frames per template (its best coarse matches; for a None the next-best
-    is asked instead) and 2 * DATE_REACH + 1 around each template's date on the joint timeline.
+    is asked instead), 2 * DATE_REACH + 1 around each template's date on the joint timeline, and those
+    within DATE_SCAN of it (the joint polish: a streaming caller passes the stretch it holds).
     rate: bg frames per fg frame (bg fps / fg fps), for the joint timeline.
     Everything else as in `locate`.
     """
@@ -645,25 +649,28 @@ def _joint(
 def _polish(
     placed: list[_Vote], bg_indices: Sequence[int], get_full: Callable[[int], np.ndarray | None], factor: int
 ) -> tuple[_Vote, list[_Vote]]:
-    """Position and time polished together at full resolution: `_pool` (+-POOL_PX), then all templates
-    a frame earlier or later, re-pooled, while the summed score improves. In a pan, a pixel off at a
-    frame off fits almost as well as the truth at coarse scale; at full resolution only the truth fits."""
-    lead, pooled = _pool(placed[0], placed, bg_indices, get_full, factor)
-    total = sum(v.score for v in pooled)
-    for _ in range(POLISH_ROUNDS):
-        moved = False
-        for dt in (-1, 1):
-            shifted = [dataclasses.replace(v, pos=v.pos + dt) for v in pooled if 0 <= v.pos + dt < len(bg_indices)]
-            if len(shifted) < len(pooled):
-                continue
-            other_lead, other = _pool(shifted[0], shifted, bg_indices, get_full, factor)
-            other_total = sum(v.score for v in other)
-            if other_total > total + 1e-6:
-                lead, pooled, total, moved = other_lead, other, other_total, True
-                break
-        if not moved:
-            break
-    return lead, pooled
+    """Position and time polished together at full resolution: all templates moved together to each date
+    within DATE_SCAN bg frames that the bg frames given allow, their windows' scores summed at each
+    position within SCAN_PX of a centre (`_pooled_scores`); the date and position where that sum is
+    highest win, and the templates are scored whole there (`_pool`). Where the picture's only change from
+    frame to frame is fine (a slow pan over a still, grain, a scrolling texture), a shrunk picture fits a
+    ridge of (place, date) pairs alike and its best is a look-alike; at full resolution only the truth
+    fits, and its neighbours on the ridge fit no better than the rest, so a step-by-step climb would not
+    find it. The scan follows the ridge: going out from the joint date one frame at a time, each date is
+    pooled around the position that fitted the date before it best."""
+    first, last = min(v.pos for v in placed), max(v.pos for v in placed)
+    best = (-np.inf, placed)
+    later, earlier = range(0, min(DATE_SCAN + 1, len(bg_indices) - last)), range(-1, -min(DATE_SCAN, first) - 1, -1)
+    for dts in (later, earlier):
+        x, y = placed[0].x, placed[0].y
+        for dt in dts:
+            shifted = [dataclasses.replace(v, x=x, y=y, pos=v.pos + dt) for v in placed]
+            total, _ = _pooled_scores(shifted[0], shifted, bg_indices, get_full, SCAN_PX)
+            dy, dx = np.unravel_index(int(np.argmax(total)), total.shape)
+            x, y = x + int(dx) - SCAN_PX, y + int(dy) - SCAN_PX
+            if float(total.max()) > best[0] + 1e-6:
+                best = (float(total.max()), [dataclasses.replace(v, x=x, y=y) for v in shifted])
+    return _pool(best[1][0], best[1], bg_indices, get_full, factor, SCAN_PX)
 
 
 def _nearby_frame(
@@ -686,18 +693,13 @@ def _nearby_frame(
     return best[1]
 
 
-def _pool(
-    best: _Vote,
-    group: list[_Vote],
-    bg_indices: Sequence[int],
-    get_full: Callable[[int], np.ndarray | None],
-    factor: int,
-) -> tuple[_Vote, list[_Vote]]:
-    """The position within POOL_PX of `best` where the group's full-resolution scores (each template's
-    most textured window on its own bg frame) sum highest, and the votes re-scored there (whole-template
-    score and detail), best first. One template alone can peak a pixel off on low-contrast footage;
-    together they do not."""
-    reach = POOL_PX
+def _pooled_scores(
+    best: _Vote, group: list[_Vote], bg_indices: Sequence[int], get_full: Callable[[int], np.ndarray | None],
+    reach: int,
+) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """The group's full-resolution scores (each template's most textured window on its own bg frame) summed
+    at each position within `reach` px of `best`'s, by (dy, dx) (-inf where a template would leave bg), and
+    the bg frames they were scored on."""
     total = np.zeros((2 * reach + 1, 2 * reach + 1), np.float64)
     fulls = []
     for vote in group:
@@ -716,6 +718,21 @@ def _pool(
             result[~_inside(best.x + tpl.ox - reach, best.y + tpl.oy - reach, tpl.full.shape, full.shape,
                             total.shape)] = -np.inf
         total += result
+    return total, fulls
+
+
+def _pool(
+    best: _Vote,
+    group: list[_Vote],
+    bg_indices: Sequence[int],
+    get_full: Callable[[int], np.ndarray | None],
+    factor: int,
+    reach: int = POOL_PX,
+) -> tuple[_Vote, list[_Vote]]:
+    """The position within `reach` px of `best` where the group's full-resolution scores sum highest
+    (`_pooled_scores`), and the votes re-scored there (whole-template score and detail), best first. One
+    template alone can peak a pixel off on low-contrast footage; together they do not."""
+    total, fulls = _pooled_scores(best, group, bg_indices, get_full, reach)
     dy, dx = np.unravel_index(int(np.argmax(total)), total.shape)
     x, y = best.x + int(dx) - reach, best.y + int(dy) - reach
     pooled = []
