@@ -110,11 +110,17 @@ def test_rows_that_bend_are_not_a_drift() -> None:
 def test_the_noise_of_values_on_a_smooth_trend_is_measured_without_the_trend(seed: int, sigma: float,
                                                                              trend: float) -> None:
     """A near-miss dating's mismatches rise and fall with the motion (a smooth trend, up to 10 times the
-    noise's scale and more) with coding noise on top; a probe or two past a cut fit nothing. The standard
-    error must be that of the noise alone: within a factor of 2 of sigma / sqrt(n) on 31 values."""
+    noise's scale and more) with coding noise on top. The standard error must be that of the noise alone:
+    over 25 such series of 31 values, the median estimate is within a third of sigma / sqrt(31) (one series
+    alone scatters by about that much). Two probes past a cut (fitting nothing, mismatch 1) widen it by
+    less than half, where a plain standard deviation would grow twentyfold."""
     rng = np.random.default_rng(seed)
     n = 31
-    values = trend * np.sin(np.linspace(0.0, np.pi, n)) + rng.normal(0.0, sigma, n)
-    values[rng.integers(0, n, 2)] = 1.0
-    estimate = difference_standard_error(values) * np.sqrt(n) / sigma
-    assert 0.5 < estimate < 2.0
+    clean, cut = [], []
+    for _ in range(25):
+        values = trend * np.sin(np.linspace(0.0, np.pi, n)) + rng.normal(0.0, sigma, n)
+        clean.append(difference_standard_error(values) * np.sqrt(n) / sigma)
+        values[rng.choice(n, 2, replace=False)] = 1.0
+        cut.append(difference_standard_error(values) * np.sqrt(n) / sigma)
+    assert 0.75 < float(np.median(clean)) < 1.33
+    assert float(np.median(cut)) < 1.5 * 1.33
