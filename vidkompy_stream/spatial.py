@@ -103,8 +103,9 @@ DUPLICATE_NCC = 0.98
 POOL_PX = 1
 #: Each template's bg frame is searched within this many frames of the joint date at full resolution.
 DATE_REACH = 2
-#: The joint polish scores dates up to DATE_SCAN bg frames each way (about the stretch a streaming settle
-#: holds: a second at 25-30 fps), pooling the position within SCAN_PX of the previous date's.
+#: The joint polish scores dates up to DATE_SCAN bg frames each way, pooling the position within SCAN_PX px
+#: of the previous date's. DATE_SCAN bounds the work for callers that pass many bg frames (`locate`); a
+#: streaming settle passes its stretch, which allows a tracking stride and a few frames each way, fewer.
 DATE_SCAN = 30
 SCAN_PX = 2
 #: Templates scoring within this much of the best at the joint (position, date) count as agreeing.
