@@ -660,13 +660,14 @@ def _polish(
     find it. The scan follows the ridge: going out from the joint date one frame at a time, each date is
     pooled around the position that fitted the date before it best."""
     first, last = min(v.pos for v in placed), max(v.pos for v in placed)
+    windows = [_refine_window(v.template.full) for v in placed]
     best = (-np.inf, placed)
     later, earlier = range(0, min(DATE_SCAN + 1, len(bg_indices) - last)), range(-1, -min(DATE_SCAN, first) - 1, -1)
     for dts in (later, earlier):
         x, y = placed[0].x, placed[0].y
         for dt in dts:
             shifted = [dataclasses.replace(v, x=x, y=y, pos=v.pos + dt) for v in placed]
-            total, _ = _pooled_scores(shifted[0], shifted, bg_indices, get_full, SCAN_PX)
+            total, _ = _pooled_scores(shifted[0], shifted, bg_indices, get_full, SCAN_PX, windows)
             dy, dx = np.unravel_index(int(np.argmax(total)), total.shape)
             x, y = x + int(dx) - SCAN_PX, y + int(dy) - SCAN_PX
             if float(total.max()) > best[0] + 1e-6:
@@ -696,18 +697,18 @@ def _nearby_frame(
 
 def _pooled_scores(
     best: _Vote, group: list[_Vote], bg_indices: Sequence[int], get_full: Callable[[int], np.ndarray | None],
-    reach: int,
+    reach: int, windows: list[tuple[int, int, int, int]] | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray | None]]:
-    """The group's full-resolution scores (each template's most textured window on its own bg frame) summed
-    at each position within `reach` px of `best`'s, by (dy, dx) (-inf where a template would leave bg), and
-    the bg frames they were scored on."""
+    """The group's full-resolution scores (each template's most textured window, or `windows`, on its own
+    bg frame) summed at each position within `reach` px of `best`'s, by (dy, dx) (-inf where a template
+    would leave bg), and the bg frames they were scored on."""
     total = np.zeros((2 * reach + 1, 2 * reach + 1), np.float64)
     fulls = []
-    for vote in group:
+    for k, vote in enumerate(group):
         tpl = vote.template
         full = get_full(bg_indices[vote.pos])
         fulls.append(full)
-        sx, sy, sw, sh = _refine_window(tpl.full)
+        sx, sy, sw, sh = _refine_window(tpl.full) if windows is None else windows[k]
         x0, y0 = best.x + tpl.ox + sx - reach, best.y + tpl.oy + sy - reach
         result = np.full(total.shape, -1.0)
         if full is not None:
