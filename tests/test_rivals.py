@@ -151,15 +151,21 @@ def test_a_cut_within_the_probes_does_not_hand_the_start_to_a_look_alike() -> No
     assert winner([alike, right], 0.25, 0.5, 30) is right
 
 
+def _two_showings(gap: int) -> tuple[Rival, Rival, int]:
+    """Two rivals at one place, the later `gap` bg frames after the first, scored on the same probes (their
+    mismatches then set by `_per_probe`), and the number of probes."""
+    frames = _bg_frames()
+    first = _judge(_rival(frames, BOX[0], START), frames)
+    later = dataclasses.replace(first)
+    later.scores, later.next, later.date = first.scores.copy(), first.next, first.date + gap
+    return first, later, len(first.probes)
+
+
 def test_a_reversed_showing_that_crosses_the_true_one_loses_to_it() -> None:
     """A ping-pong plays fg's pictures backwards too: that showing fits worst at the ends of the probes and
     as well as the true one where the two cross (a V of differences, structure rather than noise). The true
     showing, found later at the same place, fits every probe at coding noise and replaces it."""
-    frames = _bg_frames()
-    first = _judge(_rival(frames, BOX[0], START), frames)
-    n = len(first.probes)
-    later = dataclasses.replace(first)
-    later.scores, later.next, later.date = first.scores.copy(), first.next, first.date + 200
+    first, later, n = _two_showings(200)
     first = _per_probe(first, 0.25 * np.abs(np.linspace(-1.0, 1.0, n)))
     later = _per_probe(later, 0.0006 + np.random.default_rng(4).normal(0.0, 0.0001, n))
     assert winner([first, later], 0.25, 0.5, 30) is later
@@ -168,11 +174,7 @@ def test_a_reversed_showing_that_crosses_the_true_one_loses_to_it() -> None:
 def test_a_probe_past_a_cut_is_not_taken_for_the_later_showings_noise() -> None:
     """fg cuts away at its last probe, which then fits neither showing; the later, true one fits every
     probe before it at coding noise, the first does not, and the later still replaces it."""
-    frames = _bg_frames()
-    first = _judge(_rival(frames, BOX[0], START), frames)
-    n = len(first.probes)
-    later = dataclasses.replace(first)
-    later.scores, later.next, later.date = first.scores.copy(), first.next, first.date + 200
+    first, later, n = _two_showings(200)
     rng = np.random.default_rng(5)
     first = _per_probe(first, np.append(np.linspace(0.04, 0.25, n - 1), 0.78))
     later = _per_probe(later, np.append(0.002 + rng.normal(0.0, 0.0005, n - 1), 0.76))
@@ -183,11 +185,7 @@ def test_a_later_near_miss_whose_mismatch_swells_with_the_motion_replaces_a_far_
     """The later rival dates fg a few frames off the true showing: its mismatches rise and fall smoothly
     with the motion (lag-one correlation near 1) far below the first's everywhere. That swell is no coding
     noise: measured as such it would hide a 4-fold better fit (check seed 39's first 3 s)."""
-    frames = _bg_frames()
-    first = _judge(_rival(frames, BOX[0], START), frames)
-    n = len(first.probes)
-    later = dataclasses.replace(first)
-    later.scores, later.next, later.date = first.scores.copy(), first.next, first.date + 100
+    first, later, n = _two_showings(100)
     rng = np.random.default_rng(6)
     swell = 0.09 + 0.08 * np.sin(np.linspace(0.0, 2.0 * np.pi, n))
     first = _per_probe(first, 0.33 + rng.normal(0.0, 0.01, n))
