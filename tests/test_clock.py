@@ -124,3 +124,10 @@ def test_the_noise_of_values_on_a_smooth_trend_is_measured_without_the_trend(see
         cut.append(difference_standard_error(values) * np.sqrt(n) / sigma)
     assert 0.75 < float(np.median(clean)) < 1.33
     assert float(np.median(cut)) < 1.5 * 1.33
+
+
+def test_too_few_values_have_no_measurable_noise() -> None:
+    """Four values leave two second differences, no spread: the standard error is infinite (nothing is
+    significant against it), not zero."""
+    assert difference_standard_error(np.array([0.1, 0.3, 0.2, 0.4])) == np.inf
+    assert np.isfinite(difference_standard_error(np.array([0.1, 0.3, 0.2, 0.4, 0.25])))

@@ -103,12 +103,15 @@ def standard_error(values: np.ndarray) -> float:
 
 
 def difference_standard_error(values: np.ndarray) -> float:
-    """The standard error of the mean of `values` (at least 3) as white noise about a smooth trend would give:
+    """The standard error of the mean of `values` as white noise about a smooth trend would give:
     the noise's scale from the second differences of successive values (Gasser, Sroka & Jennen-Steinmetz
     1986, Biometrika 73(3): a second difference cancels a locally straight trend, leaving 6 times the noise's
     variance), by their median absolute deviation (scaled to a normal standard deviation), so that neither
     a slow drift of the values nor a value or two of another kind (a probe past a cut in fg, matched
-    nowhere) counts as noise."""
+    nowhere) counts as noise. Infinite for fewer than 5 values (fewer than 3 second differences have no
+    spread to measure)."""
+    if len(values) < 5:
+        return math.inf
     pseudo = (values[:-2] - 2.0 * values[1:-1] + values[2:]) / math.sqrt(6.0)
     scale = MAD_TO_SD * float(np.median(np.abs(pseudo - float(np.median(pseudo)))))
     return scale / math.sqrt(len(values))

@@ -222,10 +222,9 @@ def fits_better(found: Rival, best: Rival, significance: float = SIGNIFICANCE) -
     noise; a look-alike's excess has structure instead (it drifts off, or crosses the true showing when
     played backwards), which is no noise to measure them by. The later rival's noise is measured from
     its probe-to-probe second differences (`clock.difference_standard_error`): a dating a few frames off
-    the showing mismatches more where the picture moves faster, a swell that is no noise either, and a
-    probe past a cut in fg (matched nowhere) counts no more than the median is carried by one probe that
-    a coding glitch spoilt. Fewer than MIN_COMMON probes in common (one rival cut short by bg's end) say
-    nothing."""
+    the showing mismatches more where the picture moves faster, a swell that is no noise either. A probe
+    past a cut in fg (matched nowhere) barely moves that scale, as one probe that a coding glitch spoilt
+    barely moves the median. Fewer than 5 probes in common (one rival cut short by bg's end) say nothing."""
     paired = _paired(found, best)
     if paired is None:
         return False
