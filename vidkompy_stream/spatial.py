@@ -697,18 +697,18 @@ def _nearby_frame(
 
 def _pooled_scores(
     best: _Vote, group: list[_Vote], bg_indices: Sequence[int], get_full: Callable[[int], np.ndarray | None],
-    reach: int, windows: list[tuple[int, int, int, int]] | None = None,
+    reach: int, windows: list[tuple[int, int, int, int]],
 ) -> tuple[np.ndarray, list[np.ndarray | None]]:
-    """The group's full-resolution scores (each template's most textured window, or `windows`, on its own
-    bg frame) summed at each position within `reach` px of `best`'s, by (dy, dx) (-inf where a template
-    would leave bg), and the bg frames they were scored on."""
+    """The group's full-resolution scores (each template's window of `windows`, from `_refine_window`, on
+    its own bg frame) summed at each position within `reach` px of `best`'s, by (dy, dx) (-inf where a
+    template would leave bg), and the bg frames they were scored on."""
     total = np.zeros((2 * reach + 1, 2 * reach + 1), np.float64)
     fulls = []
     for k, vote in enumerate(group):
         tpl = vote.template
         full = get_full(bg_indices[vote.pos])
         fulls.append(full)
-        sx, sy, sw, sh = _refine_window(tpl.full) if windows is None else windows[k]
+        sx, sy, sw, sh = windows[k]
         x0, y0 = best.x + tpl.ox + sx - reach, best.y + tpl.oy + sy - reach
         result = np.full(total.shape, -1.0)
         if full is not None:
@@ -734,7 +734,8 @@ def _pool(
     """The position within `reach` px of `best` where the group's full-resolution scores sum highest
     (`_pooled_scores`), and the votes re-scored there (whole-template score and detail), best first. One
     template alone can peak a pixel off on low-contrast footage; together they do not."""
-    total, fulls = _pooled_scores(best, group, bg_indices, get_full, reach)
+    windows = [_refine_window(vote.template.full) for vote in group]
+    total, fulls = _pooled_scores(best, group, bg_indices, get_full, reach, windows)
     dy, dx = np.unravel_index(int(np.argmax(total)), total.shape)
     x, y = best.x + int(dx) - reach, best.y + int(dy) - reach
     pooled = []
