@@ -96,8 +96,11 @@ def _grain(size: tuple[int, int], rate: int, blob: int, seed: int) -> str:
 
 
 def _hold(rate: int) -> str:
-    """Repeat the one frame above forever at `rate` (rendered once, however long the scene)."""
-    return f"loop=loop=-1:size=1,setpts=N/{rate}/TB"
+    """Repeat the one frame above forever at `rate` (rendered once, however long the scene), in a time base
+    of 1/`rate`: in the source's own time base N/rate rounds, the blend below pairs a camera frame with the
+    scrolling layer's frame before or after it by timestamp, and the output repeated whole frames (1 in 10
+    in the pans at 25 fps), a picture shown at two scene frames that truth, by index, tells apart."""
+    return f"loop=loop=-1:size=1,settb=1/{rate},setpts=N"
 
 
 def _still(big: tuple[int, int], rate: int, scale: float) -> str:

@@ -4,6 +4,7 @@ split by parity, the cut measures count what they say, and the baseline scores h
 import collections
 import json
 import os
+import subprocess
 import sys
 from fractions import Fraction
 
@@ -79,6 +80,21 @@ def test_halves_split_by_parity() -> None:
     assert family.seeds_of("all", 3, 7) == [7, 8, 9]
     assert {family.draw(s).half for s in range(0, 40, 2)} == {"tuning"}
     assert {family.draw(s).half for s in range(1, 40, 2)} == {"check"}
+
+
+@pytest.mark.parametrize("rate", [25, 30])
+def test_a_pan_shows_a_new_picture_every_frame(rate: int) -> None:
+    """A pan over a still behind the scrolling layer (rendered small, the graph as the variants use it) repeats
+    no frame: a repeat is one picture at two scene frames, which truth (by frame index) tells apart."""
+    width, height, seconds = 64, 36, 10
+    graph = family._pan((192, 108), (width, height), rate, 3.0, opacity=0.25)
+    raw = subprocess.run([find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", graph,
+                          "-t", str(seconds), "-f", "rawvideo", "-pix_fmt", "gray", "-"], capture_output=True,
+                         check=True).stdout
+    frames = np.frombuffer(raw, np.uint8).reshape(-1, height, width).astype(np.int16)
+    assert len(frames) == seconds * rate
+    repeats = np.nonzero((np.diff(frames, axis=0) == 0).all(axis=(1, 2)))[0] + 1
+    assert repeats.tolist() == []
 
 
 def test_cut_measures_count_wrong_frames_after_cuts() -> None:
