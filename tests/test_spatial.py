@@ -7,18 +7,20 @@ brightened and contrast-stretched (eq=brightness=0.1:contrast=1.2), resampled to
 (crf 18) and decoded: so fg frame i shows scene (= bg) frame 40 + 1.2 i, to the nearest frame.
 """
 
+import math
 import subprocess
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import life_scene
 from vidkompy_stream import spatial
 from vidkompy_stream.errors import VidkompyError
+from vidkompy_stream.kernels.match import window_ncc
 from vidkompy_stream.spatial import Placement, choose_factor, locate, locate_small, shrink
 
 W, H, RATE, FRAMES = 640, 360, 30, 150
@@ -113,6 +115,37 @@ def check(found: Placement, x: int, y: int, black: int = 0) -> None:
 
 
 # --- building blocks -------------------------------------------------------------------------------
+
+
+@settings(deadline=None)  # the first example loads the kernel
+@given(st.integers(0, 140), st.integers(8, 160), st.integers(2, 470), st.integers(2, 190), st.integers(0, 4),
+       st.integers(0, 4))
+def test_window_ncc_is_the_zero_mean_normalised_correlation(bg: list[np.ndarray], k: int, side: int, x: int, y: int,
+                                                           width: int, height: int) -> None:
+    """The polish's direct correlation at a few positions (a window of frame k over frame k + 1 near where it
+    was) is TM_CCOEFF_NORMED computed in float64 (OpenCV's own rounding differs by up to ~1e-3 on small
+    windows), 0 where the patch or the template is flat."""
+    template = bg[k][y : y + side, x : x + side]
+    region = bg[k + 1][y - 2 : y + side + height - 2, x - 2 : x + side + width - 2]
+    centred = template.astype(np.float64) - template.mean()
+    expected = np.zeros((height + 1, width + 1))
+    for dy, dx in np.ndindex(expected.shape):
+        patch = region[dy : dy + side, dx : dx + side].astype(np.float64)
+        patch -= patch.mean()
+        norm = math.sqrt(float((patch * patch).sum() * (centred * centred).sum()))
+        expected[dy, dx] = float((patch * centred).sum()) / norm if norm > 0 else 0.0
+    got = np.empty(expected.shape)
+    window_ncc(region, centred.astype(np.float32), got)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    if template.std() > 0:  # OpenCV calls a flat template a perfect match everywhere
+        np.testing.assert_allclose(got, cv2.matchTemplate(region, template, cv2.TM_CCOEFF_NORMED), atol=5e-3)
+
+
+def test_window_ncc_of_a_flat_patch_is_zero(bg: list[np.ndarray]) -> None:
+    template = bg[0][100:140, 200:260].astype(np.float32)
+    got = np.ones((3, 3))
+    window_ncc(np.full((42, 62), 90, np.uint8), template - template.mean(), got)
+    assert (got == 0.0).all()
 
 
 @pytest.mark.parametrize("factor", [2, 3, 4, 5, 6, 8, 12])

@@ -60,6 +60,7 @@ import cv2
 import numpy as np
 
 from .errors import VidkompyError
+from .kernels.match import window_ncc
 
 #: Default target width of the shrunk bg for the coarse search (px).
 COARSE_WIDTH = 240
@@ -715,7 +716,9 @@ def _pooled_scores(
             ya, xa = max(0, y0), max(0, x0)
             roi = full[ya : y0 + sh + 2 * reach, xa : x0 + sw + 2 * reach]
             if roi.shape[0] >= sh and roi.shape[1] >= sw:
-                got = cv2.matchTemplate(roi, tpl.full[sy : sy + sh, sx : sx + sw], cv2.TM_CCOEFF_NORMED)
+                got = np.empty((roi.shape[0] - sh + 1, roi.shape[1] - sw + 1))
+                window = tpl.full[sy : sy + sh, sx : sx + sw].astype(np.float32)
+                window_ncc(roi, window - window.mean(), got)
                 result[ya - y0 : ya - y0 + got.shape[0], xa - x0 : xa - x0 + got.shape[1]] = got
             result[~_inside(best.x + tpl.ox - reach, best.y + tpl.oy - reach, tpl.full.shape, full.shape,
                             total.shape)] = -np.inf
