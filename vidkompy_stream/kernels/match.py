@@ -3,8 +3,9 @@
 The polish scores each template window (up to 256 px square) at the 25 positions within 2 px of a
 centre, on every date it scans. OpenCV's `matchTemplate` correlates a template that large through the
 discrete Fourier transform of the whole region, work sized for a large search area; at 25 positions
-the direct sums are 5-7 times cheaper. Same measure (TM_CCOEFF_NORMED, the zero-mean normalised
-cross-correlation), products summed in float32 per row (vectorised) and rows in float64.
+the direct sums are about 8 times cheaper (BENCHMARKS.md, session 12). Same measure (TM_CCOEFF_NORMED,
+the zero-mean normalised cross-correlation), products summed in float32 per row (vectorised), rows in
+float64.
 """
 
 import numba
@@ -15,8 +16,8 @@ import numpy as np
 def window_ncc(region: np.ndarray, template: np.ndarray, out: np.ndarray) -> None:
     """out[dy, dx] = zero-mean normalised cross-correlation of `template` with `region` at (dy, dx).
 
-    region: uint8 (H, W); template: float32 (h, w), zero mean; out: float64 (H - h + 1, W - w + 1),
-    at most (H - h + 1, W - w + 1) positions. 0 where the region's patch or the template is flat."""
+    region: uint8 (H, W); template: float32 (h, w), zero mean; out: float64 of at most (H - h + 1, W - w + 1),
+    the positions scored. 0 where the region's patch or the template is flat."""
     h, w = template.shape
     n = h * w
     energy = 0.0
@@ -42,5 +43,5 @@ def window_ncc(region: np.ndarray, template: np.ndarray, out: np.ndarray) -> Non
                 product += row_product
                 total += row_total
                 squares += row_squares
-            spread = squares - total * total / n
-            out[dy, dx] = product / np.sqrt(spread * energy) if spread > 0.0 and energy > 0.0 else 0.0
+            spread = n * squares - total * total  # n times the patch's sum of squared deviations, exact
+            out[dy, dx] = product / np.sqrt(spread / n * energy) if spread > 0 and energy > 0.0 else 0.0
