@@ -661,7 +661,7 @@ def _polish(
     find it. The scan follows the ridge: going out from the joint date one frame at a time, each date is
     pooled around the position that fitted the date before it best."""
     first, last = min(v.pos for v in placed), max(v.pos for v in placed)
-    windows = [_refine_window(v.template.full) for v in placed]
+    windows = _windows(placed)
     best = (-np.inf, placed)
     later, earlier = range(0, min(DATE_SCAN + 1, len(bg_indices) - last)), range(-1, -min(DATE_SCAN, first) - 1, -1)
     for dts in (later, earlier):
@@ -674,6 +674,28 @@ def _polish(
             if float(total.max()) > best[0] + 1e-6:
                 best = (float(total.max()), [dataclasses.replace(v, x=x, y=y) for v in shifted])
     return _pool(best[1][0], best[1], bg_indices, get_full, factor, SCAN_PX)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """A template's part scored at full resolution (`_refine_window`: at (sx, sy), sw x sh px in the
+    template) and its pixels made zero-mean float32, as `window_ncc` takes them."""
+
+    sx: int
+    sy: int
+    sw: int
+    sh: int
+    centred: np.ndarray
+
+
+def _windows(group: list[_Vote]) -> list[_Window]:
+    """Each vote's template window, cut and centred once for every date and position it is scored at."""
+    out = []
+    for vote in group:
+        sx, sy, sw, sh = _refine_window(vote.template.full)
+        window = vote.template.full[sy : sy + sh, sx : sx + sw].astype(np.float32)
+        out.append(_Window(sx, sy, sw, sh, window - window.mean()))
+    return out
 
 
 def _nearby_frame(
@@ -698,18 +720,18 @@ def _nearby_frame(
 
 def _pooled_scores(
     best: _Vote, group: list[_Vote], bg_indices: Sequence[int], get_full: Callable[[int], np.ndarray | None],
-    reach: int, windows: list[tuple[int, int, int, int]],
+    reach: int, windows: list[_Window],
 ) -> tuple[np.ndarray, list[np.ndarray | None]]:
-    """The group's full-resolution scores (each template's window of `windows`, from `_refine_window`, on
-    its own bg frame) summed at each position within `reach` px of `best`'s, by (dy, dx) (-inf where a
+    """The group's full-resolution scores (each template's window of `windows`, from `_windows`, on its own
+    bg frame) summed at each position within `reach` px of `best`'s, by (dy, dx) (-inf where a
     template would leave bg), and the bg frames they were scored on."""
     total = np.zeros((2 * reach + 1, 2 * reach + 1), np.float64)
     fulls = []
-    for k, vote in enumerate(group):
+    for vote, window in zip(group, windows):
         tpl = vote.template
         full = get_full(bg_indices[vote.pos])
         fulls.append(full)
-        sx, sy, sw, sh = windows[k]
+        sx, sy, sw, sh = window.sx, window.sy, window.sw, window.sh
         x0, y0 = best.x + tpl.ox + sx - reach, best.y + tpl.oy + sy - reach
         result = np.full(total.shape, -1.0)
         if full is not None:
@@ -717,8 +739,7 @@ def _pooled_scores(
             roi = full[ya : y0 + sh + 2 * reach, xa : x0 + sw + 2 * reach]
             if roi.shape[0] >= sh and roi.shape[1] >= sw:
                 got = np.empty((roi.shape[0] - sh + 1, roi.shape[1] - sw + 1))
-                window = tpl.full[sy : sy + sh, sx : sx + sw].astype(np.float32)
-                window_ncc(roi, window - window.mean(), got)
+                window_ncc(roi, window.centred, got)
                 result[ya - y0 : ya - y0 + got.shape[0], xa - x0 : xa - x0 + got.shape[1]] = got
             result[~_inside(best.x + tpl.ox - reach, best.y + tpl.oy - reach, tpl.full.shape, full.shape,
                             total.shape)] = -np.inf
@@ -737,8 +758,7 @@ def _pool(
     """The position within `reach` px of `best` where the group's full-resolution scores sum highest
     (`_pooled_scores`), and the votes re-scored there (whole-template score and detail), best first. One
     template alone can peak a pixel off on low-contrast footage; together they do not."""
-    windows = [_refine_window(vote.template.full) for vote in group]
-    total, fulls = _pooled_scores(best, group, bg_indices, get_full, reach, windows)
+    total, fulls = _pooled_scores(best, group, bg_indices, get_full, reach, _windows(group))
     dy, dx = np.unravel_index(int(np.argmax(total)), total.shape)
     x, y = best.x + int(dx) - reach, best.y + int(dy) - reach
     pooled = []
