@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import vidkompy_stream as vk
 from tests.conftest import RunTool, ffmpeg_run, life_scene, make_y4m
 from vidkompy_stream.framering import FrameRing
 from vidkompy_stream.placement import OUTCLASSED, OUTCLASSED_PX, PlacementSearch, fg_ring_capacity, outclassed
@@ -74,17 +75,13 @@ def expected_bg(i: int, start: float, black: float = 0.0) -> int:
         (3.0, (40, 30, 400, 220)),  # large: 68 % of bg
     ],
 )
-def test_found_at_the_exact_pixel_and_time(ffmpeg_exe: str, run_tool: RunTool, media: dict[str, Path],
-                                           tmp_path: Path, start: float, rect: tuple[int, int, int, int]) -> None:
+def test_found_at_the_exact_pixel_and_time(ffmpeg_exe: str, media: dict[str, Path], start: float,
+                                           rect: tuple[int, int, int, int]) -> None:
     fg = make_fg(ffmpeg_exe, media["scene"], media["folder"], start, rect)
-    done = run_tool(["--fg", str(fg), "--bg", str(media["bg"]), "--map-out", "map.csv", "-o", "out.mp4"])
-    assert done.returncode == 0, done.stderr.decode()
-    assert f"fg found in bg at x={rect[0]} y={rect[1]}" in done.stderr.decode()
-    comments, rows = read_map(tmp_path / "map.csv")
-    assert len(comments) == 1 and comments[0].startswith(f"# placement x={rect[0]} y={rect[1]} score=")
-    assert len(rows) == 75
-    assert all(row[2:] == [rect[0], rect[1]] for row in rows)
-    wrong = [(row[0], row[1]) for row in rows if row[1] != expected_bg(row[0], start)]
+    mapping = vk.align(fg, media["bg"])
+    assert mapping.placement[:2] == rect[:2] and mapping.placement.score > 0.9
+    assert len(mapping) == 75 and {(d.x, d.y) for d in mapping} == {rect[:2]}
+    wrong = [(d.fg_frame, d.bg_frame) for d in mapping if d.bg_frame != expected_bg(d.fg_frame, start)]
     assert not wrong, f"fg frames over the wrong bg frame (fg, bg): {wrong[:5]}"
 
 
@@ -97,7 +94,8 @@ def test_letterbox_bars_may_hang_outside_bg(ffmpeg_exe: str, run_tool: RunTool, 
     done = run_tool(["--fg", str(fg), "--bg", str(media["bg"]), "--map-out", "map.csv", "-o", "out.mp4"])
     assert done.returncode == 0, done.stderr.decode()
     assert f"fg found in bg at x={rect[0]} y={-bars}" in done.stderr.decode()
-    _, rows = read_map(tmp_path / "map.csv")
+    comments, rows = read_map(tmp_path / "map.csv")
+    assert len(comments) == 1 and comments[0].startswith(f"# placement x={rect[0]} y={-bars} score=")
     assert len(rows) == 75 and all(row[2:] == [rect[0], -bars] for row in rows)
     wrong = [(row[0], row[1]) for row in rows if row[1] != expected_bg(row[0], start)]
     assert not wrong, f"fg frames over the wrong bg frame (fg, bg): {wrong[:5]}"

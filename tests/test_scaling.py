@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
+import vidkompy_stream as vk
 from tests.conftest import RunTool, ffmpeg_run, life_scene, make_y4m, read_y4m_frames
 from vidkompy_stream.inputs import InputReader
 from vidkompy_stream.scaling import ScaledReader, scaled_format
@@ -95,24 +96,16 @@ def test_scaled_fg_is_found_aligned_and_pasted(run_tool: RunTool, enlarged_pair:
 
 
 @pytest.mark.parametrize("factor", [Fraction(3, 2), Fraction(2)])
-def test_scale_auto_measures_the_scale(ffmpeg_exe: str, run_tool: RunTool, enlarged_pair: dict[str, Path],
-                                       tmp_path: Path, factor: Fraction) -> None:
-    """--scale auto: the search finds the scale (2/3: between its 4 % steps, to the pixel; 1/2: the last
+def test_scale_auto_measures_the_scale(ffmpeg_exe: str, enlarged_pair: dict[str, Path], factor: Fraction) -> None:
+    """scale auto: the search finds the scale (2/3: between its 4 % steps, to the pixel; 1/2: the last
     step), then fg's place and start at that scale; every frame right, as with the scale given."""
     fg = enlarged_pair["fg"] if factor == Fraction(3, 2) else enlarge(ffmpeg_exe, enlarged_pair["scene"], factor)
-    done = run_tool(["--fg", str(fg), "--bg", str(enlarged_pair["bg"]), "--scale", "auto", "--map-out", "map.csv",
-                     "-o", "-", "-v"])
-    assert done.returncode == 0, done.stderr.decode()
-    w, h = CROP[2:]
-    scale = 1 / factor
-    assert f"fg {w * factor}x{h * factor} is scaled by {scale} to {w}x{h} (--scale auto)" in done.stderr.decode()
-    lines = (tmp_path / "map.csv").read_text().splitlines()
-    assert f"# scale {scale} (fg resized before x,y apply; replay with --scale {scale})" in lines
-    rows = [line.split(",") for line in lines[1:] if not line.startswith("#")]
-    assert {(int(r[3]), int(r[4])) for r in rows} == {CROP[:2]}
+    mapping = vk.align(fg, enlarged_pair["bg"], scale="auto")
+    assert mapping.scale == 1 / factor
+    assert mapping.placement[:2] == CROP[:2] and {(d.x, d.y) for d in mapping} == {CROP[:2]}
     n = (SECONDS - START) * RATE
-    right = sum(int(r[1]) == START * RATE + int(r[0]) for r in rows)
-    assert len(rows) == n and right >= 0.99 * n, f"{right} of {n} fg frames over their own bg frame"
+    right = sum(d.bg_frame == START * RATE + d.fg_frame for d in mapping)
+    assert len(mapping) == n and right >= 0.99 * n, f"{right} of {n} fg frames over their own bg frame"
 
 
 def test_scale_auto_needs_the_search(run_tool: RunTool) -> None:

@@ -1,3 +1,20 @@
-"""vidkompy-stream: overlay a foreground video onto the background video that contains it, streaming."""
+"""vidkompy-stream: overlay a foreground video onto the background video that contains it, streaming.
+
+The command (``vidkompy-stream --help``) and its Python API:
+
+- `align` (fg, bg, **options) -> `Mapping`: fg's placement in bg and the bg frame each fg frame goes over;
+- `overlay` (fg, bg, output, **options) -> `Summary`: the whole job, as the command does it;
+- `composite` (bg_planes, fg_planes, x, y, feather=0): one frame's paste.
+
+fg and bg are media files, y4m files or numpy frames; options are the command's long options.
+"""
 
 __version__ = "0.1.0"
+
+from .api import Mapping, Placement, align, composite, overlay
+from .errors import NotFound, UsageError, VidkompyError
+from .mapping import Decision
+from .pipeline import Summary
+
+__all__ = ["align", "overlay", "composite", "Mapping", "Placement", "Decision", "Summary", "VidkompyError", "NotFound",
+           "UsageError", "__version__"]

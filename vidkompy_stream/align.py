@@ -167,6 +167,11 @@ class AlignedTiming:
         small = shrink(crop, self.factor)
         return small if self.mask is None else fill_masked(small, self.mask)
 
+    @property
+    def rate(self) -> float:
+        """bg frames per fg frame, as the aligner estimates it now."""
+        return self.aligner.rate_estimate
+
     def feed(self, index: int) -> list[Decision]:
         """Take fg frame `index` (held in the fg ring); return the decisions that became final."""
         if index < self.first:

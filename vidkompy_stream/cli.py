@@ -10,7 +10,6 @@ import logging
 import os
 import signal
 import sys
-import tempfile
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -20,7 +19,7 @@ from tqdm import tqdm
 from . import __version__
 from .errors import UsageError, VidkompyError
 from .ffmpeg_tool import find_ffmpeg
-from .options import Options
+from .options import Options, check
 
 PROG = "vidkompy-stream"
 log = logging.getLogger("vidkompy_stream")
@@ -90,42 +89,9 @@ def validate(opts: Options) -> None:
         if sys.stdout.isatty():
             raise UsageError("no output: give -o FILE, or pipe stdout into ffmpeg (-o - writes y4m)")
         opts.output = "-"
-    if (opts.x is None) != (opts.y is None):
-        raise UsageError("give --x and --y together")
-    if opts.scale is None and opts.x is not None:
-        raise UsageError("--scale auto is measured by the search, which --x/--y skip: give the scale (--scale S)")
-    if opts.search_seconds <= 0:
-        raise UsageError("--search-seconds must be positive")
-    if opts.lookahead <= 0:
-        raise UsageError("--lookahead must be positive")
-    if opts.offset is not None and opts.map_in is not None:
-        raise UsageError("--offset and --map-in both set the timing; give one")
-    if opts.feather < 0:
-        raise UsageError("--feather must not be negative")
-    if opts.crf is not None and opts.crf < 0:
-        raise UsageError("--crf must not be negative")
     if opts.quiet and opts.verbose:
         raise UsageError("-q and -v contradict each other")
-    if opts.output != "-":
-        _check_output(opts.output, opts.overwrite)
-
-
-def _check_output(path: str, overwrite: bool) -> None:
-    """Refuse early what would only fail after the whole video was processed."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.exists(folder):
-        raise VidkompyError(f"output directory does not exist: {folder}")
-    if not os.path.isdir(folder):
-        raise VidkompyError(f"output directory is not a directory: {folder}")
-    try:  # access() says yes to root even where nothing can be created (read-only mounts, sysfs)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        raise VidkompyError(f"output directory is not writable: {folder} ({exc.strerror})") from None
-    if os.path.isdir(path):
-        raise VidkompyError(f"output is a directory: {path}")
-    if os.path.exists(path) and not overwrite:
-        raise VidkompyError(f"output exists: {path} (use -y to overwrite)")
+    check(opts)
 
 
 class _TqdmHandler(logging.Handler):

@@ -7,8 +7,9 @@ class VidkompyError(Exception):
     exit_code = 1
 
 
-class UsageError(VidkompyError):
-    """Bad command-line usage; exit code 2, as argparse uses."""
+class UsageError(VidkompyError, ValueError):
+    """Bad command-line usage (or bad arguments to the Python API: a ValueError too); exit code 2, as
+    argparse uses."""
 
     exit_code = 2
 

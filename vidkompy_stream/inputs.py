@@ -70,6 +70,9 @@ class InputReader(Y4MReader):
         self.end()
         return False
 
+    def close(self) -> None:
+        self.stream.close()
+
     def end(self) -> None:
         """Mark the stream ended; a decoder that failed raises, one that reported errors marks damage."""
         self.ended = True
@@ -101,19 +104,19 @@ class Source:
     def close(self) -> None:
         """Close a file we opened ourselves (stdin and decoder pipes are closed by their owners)."""
         if self.child is None and self.spec != "stdin":
-            self.reader.stream.close()
+            self.reader.close()
 
     def finish(self) -> None:
         """After the last frame: a failed decode is an error, not a short video (checked once)."""
         self.reader.end()
 
 
-def report_damage(sources: Sequence[Source], frames: int, output: str) -> None:
+def report_damage(sources: Sequence[Source], frames: int, output: str | None) -> None:
     """Once the output is complete, fail the run (exit 1) if an input ended in damaged data. The output is
     kept: it holds everything the valid part of the input gives, and rerunning cannot recover more."""
     for source in sources:
         if source.reader.damage:
-            target = "y4m on stdout" if output == "-" else output
+            target = {"-": "y4m on stdout", None: "the mapping"}.get(output, output)
             raise InputDamaged(f"{source.reader.damage}; stopped reading {source.role} there, "
                                f"{target} holds the {frames} frames made")
 

@@ -6,10 +6,14 @@ it understands `Optional[X]` but not `X | None`.
 
 import argparse
 import dataclasses
+import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import field
 from fractions import Fraction
 from typing import Literal, Optional
+
+from .errors import UsageError, VidkompyError
 
 PIX_FMTS = ("yuv420p", "yuv422p", "yuv444p", "gray")
 
@@ -116,3 +120,42 @@ class Options:
     quiet: bool = _opt("-q", "--quiet", default=False, help="print nothing but errors")
     verbose: bool = _opt("-v", "--verbose", default=False, help="debug log, ffmpeg command lines, tracebacks")
     version: bool = _opt(default=False, help="print the version and exit")
+
+
+def check(opts: Options) -> None:
+    """Refuse option combinations no run can do (UsageError), and an output that could not be written
+    (VidkompyError): shared by the command line and the Python API."""
+    if (opts.x is None) != (opts.y is None):
+        raise UsageError("give --x and --y together")
+    if opts.scale is None and opts.x is not None:
+        raise UsageError("--scale auto is measured by the search, which --x/--y skip: give the scale (--scale S)")
+    if opts.search_seconds <= 0:
+        raise UsageError("--search-seconds must be positive")
+    if opts.lookahead <= 0:
+        raise UsageError("--lookahead must be positive")
+    if opts.offset is not None and opts.map_in is not None:
+        raise UsageError("--offset and --map-in both set the timing; give one")
+    if opts.feather < 0:
+        raise UsageError("--feather must not be negative")
+    if opts.crf is not None and opts.crf < 0:
+        raise UsageError("--crf must not be negative")
+    if opts.output is not None and opts.output != "-":
+        _check_output(opts.output, opts.overwrite)
+
+
+def _check_output(path: str, overwrite: bool) -> None:
+    """Refuse early what would only fail after the whole video was processed."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.exists(folder):
+        raise VidkompyError(f"output directory does not exist: {folder}")
+    if not os.path.isdir(folder):
+        raise VidkompyError(f"output directory is not a directory: {folder}")
+    try:  # access() says yes to root even where nothing can be created (read-only mounts, sysfs)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise VidkompyError(f"output directory is not writable: {folder} ({exc.strerror})") from None
+    if os.path.isdir(path):
+        raise VidkompyError(f"output is a directory: {path}")
+    if os.path.exists(path) and not overwrite:
+        raise VidkompyError(f"output exists: {path} (use -y to overwrite)")

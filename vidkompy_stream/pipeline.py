@@ -13,6 +13,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from fractions import Fraction
 
 import cv2
@@ -49,6 +50,9 @@ class Summary:
     x: int = 0
     y: int = 0
     search: Found | None = None
+    offset: Fraction = Fraction(0)  # bg time = fg time + offset, at fg frame 0 (s)
+    rate: float = 1.0  # bg frames per fg frame: the aligner's estimate at the end, else the nominal
+    scale: Fraction = Fraction(1)  # fg's scale in bg
 
 
 def layout_converter(fg: Y4MFormat, bg: Y4MFormat) -> LayoutConverter | None:
@@ -100,8 +104,9 @@ class BgFollower:
         self.held = 0
         self.late = False
 
-    def copy_frame(self, index: int, out: np.ndarray, fg_frame: int) -> int:
-        """Copy bg frame `index` (or the last one, if bg ended before it) into `out`; return the index shown.
+    def copy_frame(self, index: int, out: np.ndarray | None, fg_frame: int) -> int:
+        """Copy bg frame `index` (or the last one, if bg ended before it) into `out` (None: only read bg to
+        it); return the index shown.
 
         bg never goes back: a frame released before it was asked for (only the spatial search releases
         ahead of the timing) is replaced by the oldest frame still held, with a warning."""
@@ -113,7 +118,8 @@ class BgFollower:
             index = self.ring.start
         self.ring.release_before(index)
         if self.ring.fill_to(index):
-            np.copyto(out, self.ring.frame(index))
+            if out is not None:
+                np.copyto(out, self.ring.frame(index))
             return index
         if self.ring.end == 0:
             raise VidkompyError(f"bg has no frames: {self.spec}")
@@ -121,7 +127,8 @@ class BgFollower:
             log.warning("bg ends at frame %d before fg frame %d needs bg frame %d: holding the last bg frame",
                         self.ring.end - 1, fg_frame, index)
         self.held += 1
-        np.copyto(out, self.ring.last())
+        if out is not None:
+            np.copyto(out, self.ring.last())
         return self.ring.end - 1
 
 
@@ -183,14 +190,18 @@ def _scan(opts: Options, inputs: "Inputs", fg_ring: FrameRing, bg_frames: int, s
 class Inputs:
     """fg and bg as opened for a run, reopened from their start when the search must look again."""
 
-    def __init__(self, opts: Options, exe: str, group: ChildGroup, stack: contextlib.ExitStack) -> None:
+    def __init__(self, opts: Options, exe: str, group: ChildGroup, stack: contextlib.ExitStack,
+                 sources: dict[str, Source] | None = None) -> None:
         self.opts, self.exe, self.group, self.stack = opts, exe, group, stack
+        self.given = sources or {}
         self.fg = self.open("fg", opts.fg)
         self.bg = self.open("bg", opts.bg)
 
     def open(self, role: str, spec: str | None) -> Source:
-        assert spec is not None
-        source = open_source(role, spec, self.exe, self.opts.pix_fmt, self.group)
+        source = self.given.get(role)
+        if source is None:
+            assert spec is not None
+            source = open_source(role, spec, self.exe, self.opts.pix_fmt, self.group)
         self.stack.callback(source.close)
         if role == "fg" and self.opts.scale is not None and self.opts.scale != 1:
             source = _scaled(source, self.opts.scale, "--scale")
@@ -258,6 +269,7 @@ class GivenTiming:
 
     def __init__(self, timing: MapTiming | OffsetTiming, first: Decision) -> None:
         self.timing, self.first = timing, first
+        self.rate = float(timing.bg_rate / timing.fg_rate)  # the nominal rate: nothing is measured
 
     def feed(self, index: int) -> list[Decision]:
         return [self.first if index == 0 else self.timing.decide(index)]
@@ -266,121 +278,189 @@ class GivenTiming:
         return []
 
 
-def run(opts: Options, exe: str) -> Summary:
-    """Run one job as described by validated options; raise VidkompyError on failure."""
+@dataclasses.dataclass
+class Job:
+    """What the search and the timing settled before the first frame: the inputs to go on from (the search
+    may have reopened or rescaled them), their rings, the timing, where fg goes, and bg time at fg frame 0."""
+
+    fg: Source
+    bg: Source
+    fg_ring: FrameRing
+    bg_ring: FrameRing
+    timing: "AlignedTiming | GivenTiming"
+    position: tuple[int, int]
+    scale: Fraction
+    found: Found | None
+    offset: Fraction
+
+
+def _given_position(opts: Options, first: Decision | None) -> tuple[int, int] | None:
+    """--x/--y, else the first row's x,y of a --map-in; None when the search is to find it."""
+    position = (opts.x, opts.y) if opts.x is not None and opts.y is not None else None
+    if position is None and first is not None and first.x is not None and first.y is not None:
+        position = (first.x, first.y)
+    if position is not None and opts.scale is None:
+        raise VidkompyError("--scale auto is measured by the search, which the x,y of --map-in skip: give "
+                            "the scale (--scale S)")
+    return position
+
+
+def _located(opts: Options, inputs: Inputs, fg_frames: int,
+             bg_frames: int) -> tuple[Source, FrameRing, FrameRing, Found, Fraction]:
+    """Search bg for fg: fg as it goes on (resized when the search measured a scale), the rings, what was
+    found, and the scale."""
+    found, fg_ring, bg_ring = _search(opts, inputs, fg_frames, bg_frames)
+    fg, scale = inputs.fg, opts.scale if opts.scale is not None else found.scale
+    if opts.scale is None and scale != 1:
+        assert fg_ring.start == 0, "the search keeps every fg frame it read"
+        fg = _scaled(dataclasses.replace(fg, reader=ReplayReader(fg_ring, fg.reader)), scale, "--scale auto")
+        fg_ring = FrameRing(fg.reader, fg_ring.capacity)
+    return fg, fg_ring, bg_ring, found, scale
+
+
+def _aligned(opts: Options, fg: Y4MFormat, bg: Y4MFormat, rings: tuple[FrameRing, FrameRing],
+             position: tuple[int, int], found: Found | None) -> AlignedTiming:
+    """The aligner, started at the search's date (fg frames before bg's first frame go over bg frame 0)."""
+    if found is None:
+        log.warning("no --offset: fg is aligned from bg's start (give --offset if fg starts later)")
+    lead = _inside_bg(found.offset, fg.rate, bg.rate) if found else 0
+    start = nearest_bg_frame(lead, fg.rate, bg.rate, found.offset) if found and lead else found.start if found else 0
+    lookahead = max(1, round(opts.lookahead * fg.rate))
+    return AlignedTiming(fg, bg, position, start, lookahead, LEVELS.get(opts.refine), *rings, opts.engine,
+                         float(opts.search_seconds), lead)
+
+
+def _prepare(opts: Options, inputs: Inputs, stack: contextlib.ExitStack) -> Job:
+    """Open the given timing or search for fg, and build the timing that decides each fg frame."""
+    fgf, bgf = inputs.fg.reader.format, inputs.bg.reader.format
+    log.info("fg %s @ %s fps (%s), bg %s @ %s fps (%s)", fgf.size_text, fgf.rate_text, inputs.fg.spec,
+             bgf.size_text, bgf.rate_text, inputs.bg.spec)
+    given = _timing(opts, fgf.rate, bgf.rate, stack)
+    first = given.decide(0) if given is not None else None
+    position = _given_position(opts, first)
+    lookahead = max(1, round(opts.lookahead * fgf.rate)) if given is None else 0
+    level = LEVELS.get(opts.refine) if given is None else None
+    fg_frames = fg_frames_needed(lookahead, level)
+    bg_frames = bg_frames_needed(fgf, bgf, lookahead, level) if given is None else 1
+    found = None
+    if position is None:
+        fg, fg_ring, bg_ring, found, scale = _located(opts, inputs, fg_frames, bg_frames)
+        position = (found.placement.x, found.placement.y)
+    else:
+        fg, scale = inputs.fg, opts.scale if opts.scale is not None else Fraction(1)
+        fg_ring, bg_ring = FrameRing(fg.reader, fg_frames), FrameRing(inputs.bg.reader, bg_frames)
+    timing: AlignedTiming | GivenTiming
+    if given is None:
+        timing = _aligned(opts, fg.reader.format, bgf, (fg_ring, bg_ring), position, found)
+        offset = found.offset if found else Fraction(0)
+    else:
+        assert first is not None
+        timing = GivenTiming(given, first)
+        offset = given.offset if isinstance(given, OffsetTiming) else Fraction(first.bg_frame) / bgf.rate
+    return Job(fg, inputs.bg, fg_ring, bg_ring, timing, position, scale, found, offset)
+
+
+class Output:
+    """Where decided frames go: bg followed to the decided frame, fg pasted over it, the frame written to the
+    sink (opened at the first frame, once the timing knows where fg starts in bg, for bg's audio), the
+    decision to --map-out and to `record`. Without an output (`opts.output` None) nothing is composited:
+    only the decisions are kept."""
+
+    def __init__(self, opts: Options, exe: str, group: ChildGroup, job: Job,
+                 record: Callable[[Decision], None] | None) -> None:
+        self.opts, self.exe, self.group, self.job, self.record = opts, exe, group, job, record
+        fgf, bgf = job.fg.reader.format, job.bg.reader.format
+        self.converter = layout_converter(fgf, bgf)
+        self.composer = Composer(self.converter.format if self.converter else fgf, bgf, opts.feather, job.position)
+        self.format = dataclasses.replace(bgf, rate=fgf.rate)
+        self.follower = BgFollower(job.bg_ring, job.bg.spec)
+        self.out = self.format.new_frame() if opts.output is not None else None
+        self.position = job.position
+        self.sink: Sink | None = None
+        self.frames = 0
+        self.map_out = MappingWriter(opts.map_out) if opts.map_out else None
+        if self.map_out is not None and job.scale != 1:
+            self.map_out.comment(f"scale {job.scale} (fg resized before x,y apply; replay with --scale {job.scale})")
+        if self.map_out is not None and job.found is not None:
+            self.map_out.comment(_placement_comment(job.found))
+
+    def emit(self, decision: Decision) -> None:
+        i, fg_ring = decision.fg_frame, self.job.fg_ring
+        j = self.follower.copy_frame(decision.bg_frame, self.out, i)
+        if decision.x is not None and decision.y is not None:
+            self.position = (decision.x, decision.y)
+        if self.out is not None:
+            fg_frame = fg_ring.frame(i)
+            self.composer.paste(self.out, self.converter.convert(fg_frame) if self.converter else fg_frame,
+                                self.position)
+            if self.sink is None:
+                log.debug("first output frame after reading %d fg and %d bg frames", fg_ring.end,
+                          self.follower.ring.end)
+                self.sink = _open_sink(self.opts, self.exe, self.format, self.group, self.job.fg, self.job.bg,
+                                       float(self.job.offset))
+            self.sink.write(self.out)
+        final = Decision(i, j, decision.confidence, *self.position)
+        if self.map_out is not None:
+            self.map_out.write(final)
+        if self.record is not None:
+            self.record(final)
+        fg_ring.release_before(i + 1)
+        self.frames += 1
+
+    def finish(self) -> None:
+        if self.frames == 0:
+            raise VidkompyError(f"fg has no frames: {self.job.fg.spec}")
+        self.job.fg.finish()
+        if self.follower.ring.eof:
+            self.job.bg.finish()
+        if self.sink is not None:
+            self.sink.finish()
+        if self.map_out is not None:
+            self.map_out.commit()
+
+    def abort(self) -> None:
+        if self.sink is not None:
+            self.sink.abort()
+        if self.map_out is not None:
+            self.map_out.abort()
+
+
+def _stream(job: Job, output: Output, bar: tqdm) -> None:
+    """The loop: each fg frame into the timing, each decision it commits out."""
+    try:
+        i = 0
+        while job.fg_ring.fill_to(i):
+            for decision in job.timing.feed(i):
+                output.emit(decision)
+                bar.update()
+            i += 1
+        for decision in job.timing.finish():
+            output.emit(decision)
+            bar.update()
+        output.finish()
+    except BaseException:
+        output.abort()
+        raise
+
+
+def run(opts: Options, exe: str, sources: dict[str, Source] | None = None,
+        record: Callable[[Decision], None] | None = None) -> Summary:
+    """Run one job as described by validated options; raise VidkompyError on failure. `sources`: inputs
+    already opened (numpy frames), by role, instead of opts.fg/opts.bg; `record`: called with every decision
+    as it is made (with opts.output None, nothing else is made)."""
     started = time.monotonic()
     cv2.setNumThreads(threads_each())
     if opts.offset is None and opts.map_in is None:
         preload_kernels()
     with ChildGroup() as group, contextlib.ExitStack() as stack:
-        inputs = Inputs(opts, exe, group, stack)
-        fg, bg = inputs.fg, inputs.bg
-        fgf, bgf = fg.reader.format, bg.reader.format
-        log.info("fg %s @ %s fps (%s), bg %s @ %s fps (%s)", fgf.size_text, fgf.rate_text, fg.spec,
-                 bgf.size_text, bgf.rate_text, bg.spec)
-        given = _timing(opts, fgf.rate, bgf.rate, stack)
-        first = given.decide(0) if given is not None else None
-        position = (opts.x, opts.y) if opts.x is not None and opts.y is not None else None
-        if position is None and first is not None and first.x is not None and first.y is not None:
-            position = (first.x, first.y)
-        if position is not None and opts.scale is None:
-            raise VidkompyError("--scale auto is measured by the search, which the x,y of --map-in skip: give "
-                                "the scale (--scale S)")
-        scale = opts.scale
-        lookahead = max(1, round(opts.lookahead * fgf.rate)) if given is None else 0
-        level = LEVELS.get(opts.refine) if given is None else None
-        fg_frames = fg_frames_needed(lookahead, level)
-        bg_frames = bg_frames_needed(fgf, bgf, lookahead, level) if given is None else 1
-        found = None
-        if position is None:
-            found, fg_ring, bg_ring = _search(opts, inputs, fg_frames, bg_frames)
-            fg, bg = inputs.fg, inputs.bg
-            position = (found.placement.x, found.placement.y)
-            if opts.scale is None:
-                scale = found.scale
-                if scale != 1:
-                    assert fg_ring.start == 0, "the search keeps every fg frame it read"
-                    fg = _scaled(dataclasses.replace(fg, reader=ReplayReader(fg_ring, fg.reader)), scale,
-                                 "--scale auto")
-                    fgf = fg.reader.format
-                    fg_ring = FrameRing(fg.reader, fg_ring.capacity)
-        else:
-            fg_ring, bg_ring = FrameRing(fg.reader, fg_frames), FrameRing(bg.reader, bg_frames)
-        timing: AlignedTiming | GivenTiming
-        if given is None:
-            if found is None:
-                log.warning("no --offset: fg is aligned from bg's start (give --offset if fg starts later)")
-            start = found.start if found else 0
-            audio_offset = float(found.offset) if found else 0.0
-            lead = _inside_bg(found.offset, fgf.rate, bgf.rate) if found else 0
-            if found and lead:
-                start = nearest_bg_frame(lead, fgf.rate, bgf.rate, found.offset)
-            timing = AlignedTiming(fgf, bgf, position, start, lookahead, level, fg_ring, bg_ring, opts.engine,
-                                   float(opts.search_seconds), lead)
-        else:
-            assert first is not None
-            audio_offset = float(given.offset) if isinstance(given, OffsetTiming) else first.bg_frame / float(bgf.rate)
-            timing = GivenTiming(given, first)
-        converter = layout_converter(fgf, bgf)
-        composer = Composer(converter.format if converter else fgf, bgf, opts.feather, position)
-        out_fmt = dataclasses.replace(bgf, rate=fgf.rate)
-        summary = Summary(x=position[0], y=position[1])
-        follower = BgFollower(bg_ring, bg.spec)
-        out = out_fmt.new_frame()
-        sink: Sink | None = None
-        map_out = MappingWriter(opts.map_out) if opts.map_out else None
-        if map_out is not None and scale != 1:
-            map_out.comment(f"scale {scale} (fg resized before x,y apply; replay with --scale {scale})")
-        if map_out is not None and found is not None:
-            map_out.comment(_placement_comment(found))
-        bar = stack.enter_context(_progress(opts, fg))
-
-        def emit(decision: Decision) -> None:
-            nonlocal sink, position
-            i = decision.fg_frame
-            j = follower.copy_frame(decision.bg_frame, out, i)
-            if decision.x is not None and decision.y is not None:
-                position = (decision.x, decision.y)
-            fg_frame = fg_ring.frame(i)
-            composer.paste(out, converter.convert(fg_frame) if converter else fg_frame, position)
-            if sink is None:
-                log.debug("first output frame after reading %d fg and %d bg frames", fg_ring.end, follower.ring.end)
-                sink = _open_sink(opts, exe, out_fmt, group, fg, bg, audio_offset)
-            sink.write(out)
-            if map_out is not None:
-                map_out.write(Decision(i, j, decision.confidence, *position))
-            fg_ring.release_before(i + 1)
-            summary.frames += 1
-            bar.update()
-
-        try:
-            i = 0
-            while fg_ring.fill_to(i):
-                for decision in timing.feed(i):
-                    emit(decision)
-                i += 1
-            for decision in timing.finish():
-                emit(decision)
-            if sink is None:
-                raise VidkompyError(f"fg has no frames: {fg.spec}")
-            fg.finish()
-            if follower.ring.eof:
-                bg.finish()
-            sink.finish()
-            if map_out is not None:
-                map_out.commit()
-        except BaseException:
-            if sink is not None:
-                sink.abort()
-            if map_out is not None:
-                map_out.abort()
-            raise
-        report_damage((fg, bg), summary.frames, opts.output)
-        summary.bg_frames_read = follower.ring.end
-        summary.bg_held = follower.held
-        summary.seconds = time.monotonic() - started
-        summary.search = found
-        return summary
+        inputs = Inputs(opts, exe, group, stack, sources)
+        job = _prepare(opts, inputs, stack)
+        output = Output(opts, exe, group, job, record)
+        _stream(job, output, stack.enter_context(_progress(opts, job.fg)))
+        report_damage((job.fg, job.bg), output.frames, opts.output)
+        return Summary(frames=output.frames, bg_frames_read=output.follower.ring.end, bg_held=output.follower.held,
+                       seconds=time.monotonic() - started, x=job.position[0], y=job.position[1], search=job.found,
+                       offset=job.offset, rate=job.timing.rate, scale=job.scale)
 
 
 def _open_sink(opts: Options, exe: str, fmt: Y4MFormat, group: ChildGroup, fg: Source, bg: Source,
