@@ -101,7 +101,7 @@ def test_scale_auto_measures_the_scale(ffmpeg_exe: str, enlarged_pair: dict[str,
     step), then fg's place and start at that scale; every frame right, as with the scale given."""
     fg = enlarged_pair["fg"] if factor == Fraction(3, 2) else enlarge(ffmpeg_exe, enlarged_pair["scene"], factor)
     mapping = vk.align(fg, enlarged_pair["bg"], scale="auto")
-    assert mapping.scale == 1 / factor
+    assert mapping.placement.scale == 1 / factor
     assert mapping.placement[:2] == CROP[:2] and {(d.x, d.y) for d in mapping} == {CROP[:2]}
     n = (SECONDS - START) * RATE
     right = sum(d.bg_frame == START * RATE + d.fg_frame for d in mapping)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import life_scene
 from vidkompy_stream import spatial
-from vidkompy_stream.errors import VidkompyError
+from vidkompy_stream.errors import NotFound, VidkompyError
 from vidkompy_stream.kernels.match import window_ncc
 from vidkompy_stream.spatial import Placement, choose_factor, locate, locate_small, shrink
 
@@ -253,12 +253,12 @@ def test_not_found_is_one_clear_line(ffmpeg_exe: str, scene: Scene, bg: list[np.
     other = Scene(ffmpeg_exe, tmp_path, OTHER, "other")
     # the first pair scores 0.73 (a smooth corner of the test pattern fits somewhere): only detail tells
     for fg, in_bg in ((other.fg(W - 200, H - 120, 200, 120), bg), (scene.fg(333, 171, 144, 80), other.bg())):
-        with pytest.raises(VidkompyError) as caught:
+        with pytest.raises(NotFound) as caught:
             run(fg, in_bg, spread(0, 75))
         message = str(caught.value)
-        assert "\n" not in message
-        assert message.startswith("fg not found in bg (best match ")
-        assert message.endswith("; check the inputs, give --x/--y, or --force)")
+        assert "\n" not in message and caught.value.best == pytest.approx(float(message.split()[7]), abs=0.005)
+        assert message.startswith("fg not found in bg (best match ") and message.endswith(")")
+        assert "--" not in message, "the numeric core gives no command-line advice"
         forced = run(fg, in_bg, spread(0, 75), min_score=0)  # force: accept whatever fits best
         assert forced.detail < spatial.MIN_DETAIL and f"x={forced.x},y={forced.y}" in message
 

@@ -25,9 +25,9 @@ from .ffmpeg_tool import find_ffmpeg
 from .inputs import Source
 from .mapping import Decision, MappingWriter
 from .options import Options, check, factor, seconds
-from .pipeline import Summary, run
+from .pipeline import Summary, locate as search, run
 
-__all__ = ["align", "overlay", "composite", "Mapping", "Placement"]
+__all__ = ["locate", "align", "overlay", "composite", "Mapping", "Placement"]
 
 #: An input: a media file, a y4m file or FIFO (a path), or numpy frames (H x W grey or H x W x 3 RGB uint8).
 Input = Union[str, "os.PathLike[str]", Iterable[np.ndarray]]
@@ -37,24 +37,24 @@ _NOT_OPTIONS = {"fg", "bg", "output", "demo", "version", "quiet", "verbose"}
 
 class Placement(NamedTuple):
     """fg's top-left corner in bg pixels; `score`: the search's match (1 is a perfect match; None when the
-    placement was given, not searched)."""
+    placement was given, not searched); `scale`: fg's size in bg over its own (its frames are resized by it
+    before x, y apply)."""
 
     x: int
     y: int
     score: float | None
+    scale: Fraction = Fraction(1)
 
 
 class Mapping(Sequence[Decision]):
     """Which bg frame each fg frame goes over: a sequence of `Decision` (fg_frame, bg_frame, confidence, x,
     y), one per fg frame in order, with the placement, the measured rate (bg frames per fg frame) and the
-    offset (bg time = fg time + offset at fg frame 0, in seconds), and fg's scale in bg (its frames are
-    resized by it before x, y apply). Arrays of the columns: `bg_frames`, `confidence` (NaN where not
-    measured)."""
+    offset (bg time = fg time + offset at fg frame 0, in seconds). Arrays of the columns: `bg_frames`,
+    `confidence` (NaN where not measured)."""
 
-    def __init__(self, decisions: list[Decision], placement: Placement, rate: float, offset: Fraction,
-                 scale: Fraction = Fraction(1)) -> None:
+    def __init__(self, decisions: list[Decision], placement: Placement, rate: float, offset: Fraction) -> None:
         self._decisions = decisions
-        self.placement, self.rate, self.offset, self.scale = placement, rate, offset, scale
+        self.placement, self.rate, self.offset = placement, rate, offset
         self.bg_frames = np.array([d.bg_frame for d in decisions], dtype=np.int64)
         self.confidence = np.array([np.nan if d.confidence is None else d.confidence for d in decisions])
 
@@ -104,7 +104,7 @@ def _value(name: str, value: object) -> object:
     return value
 
 
-def _options(fg: Input, bg: Input, output: str | None, options: dict[str, object]) -> Options:
+def options_from(fg: Input | None, bg: Input | None, output: str | None, options: dict[str, object]) -> Options:
     """The command's options from keyword arguments, checked as the command checks them."""
     known = {f.name for f in dataclasses.fields(Options)} - _NOT_OPTIONS
     unknown = sorted(set(options) - known)
@@ -120,7 +120,7 @@ def _options(fg: Input, bg: Input, output: str | None, options: dict[str, object
     return opts
 
 
-def _spec(given: Input) -> str | None:
+def _spec(given: Input | None) -> str | None:
     """A path as the command takes it; None for frames (opened apart)."""
     return os.fspath(given) if isinstance(given, (str, os.PathLike)) else None
 
@@ -133,8 +133,43 @@ def _sources(fg: Input, bg: Input, fg_rate: object, bg_rate: object) -> dict[str
             continue
         if rate is None:
             raise UsageError(f"{role} is numpy frames: give {role}_rate (frames per second)")
-        sources[role] = array_source(role, given, seconds(str(rate)))  # type: ignore[arg-type]
+        sources[role] = array_source(role, given, frame_rate(role, rate))  # type: ignore[arg-type]
     return sources
+
+
+def frame_rate(role: str, rate: object) -> Fraction:
+    """A frame rate given as a number, a string (30000/1001) or a Fraction, kept exact."""
+    try:
+        value = seconds(str(rate))
+    except argparse.ArgumentTypeError:
+        value = Fraction(0)
+    if value <= 0:
+        raise UsageError(f"{role}_rate={rate!r}: not a positive number of frames per second")
+    return value
+
+
+def locate(fg: Input, bg: Input, *, fg_rate: float | str | Fraction | None = None,
+           bg_rate: float | str | Fraction | None = None, **options: object) -> Placement:
+    """Find where fg sits in bg (and, with ``scale="auto"``, at what scale), as `align` does first.
+
+    Reads fg's first seconds and bg up to ``search_seconds`` (all of it for a file, to take the best match;
+    a pipe or frames until the first good one). Arguments as for `align` (the timing options do not apply).
+
+    Examples
+    --------
+    The pair of `align`'s example:
+
+    >>> import cv2, numpy as np
+    >>> import vidkompy_stream as vk
+    >>> rng = np.random.default_rng(1)
+    >>> moving, still = (cv2.GaussianBlur(rng.integers(0, 256, (400, 700), np.uint8), (0, 0), 2) for _ in "ab")
+    >>> bg = [moving[2 * t:2 * t + 180, 3 * t:3 * t + 320] // 2 + still[:180, :320] // 2 for t in range(60)]
+    >>> vk.locate([frame[50:140, 90:210] for frame in bg[8:]], bg, fg_rate=25, bg_rate=25)
+    Placement(x=90, y=50, score=1.0, scale=Fraction(1, 1))
+    """
+    opts = options_from(fg, bg, None, options)
+    found = search(opts, find_ffmpeg(opts.ffmpeg), _sources(fg, bg, fg_rate, bg_rate))
+    return Placement(found.placement.x, found.placement.y, found.placement.score, found.scale)
 
 
 def align(fg: Input, bg: Input, *, fg_rate: float | str | Fraction | None = None,
@@ -158,7 +193,7 @@ def align(fg: Input, bg: Input, *, fg_rate: float | str | Fraction | None = None
     -------
     Mapping
         One `Decision` per fg frame (the same as the command's ``--map-out``), with ``placement``,
-        ``rate``, ``offset`` and ``scale``.
+        ``rate`` and ``offset``.
 
     Examples
     --------
@@ -179,10 +214,10 @@ def align(fg: Input, bg: Input, *, fg_rate: float | str | Fraction | None = None
     ([8, 9, 10], 52, 1.0, 0.32)
     """
     decisions: list[Decision] = []
-    opts = _options(fg, bg, None, options)
+    opts = options_from(fg, bg, None, options)
     summary = run(opts, find_ffmpeg(opts.ffmpeg), _sources(fg, bg, fg_rate, bg_rate), decisions.append)
     score = summary.search.placement.score if summary.search is not None else None
-    return Mapping(decisions, Placement(summary.x, summary.y, score), summary.rate, summary.offset, summary.scale)
+    return Mapping(decisions, Placement(summary.x, summary.y, score, summary.scale), summary.rate, summary.offset)
 
 
 def overlay(fg: Input, bg: Input, output: str, *, fg_rate: float | str | Fraction | None = None,
@@ -219,7 +254,7 @@ def overlay(fg: Input, bg: Input, output: str, *, fg_rate: float | str | Fractio
     >>> summary.frames, (summary.x, summary.y)
     (52, (90, 50))
     """
-    opts = _options(fg, bg, output, options)
+    opts = options_from(fg, bg, output, options)
     return run(opts, find_ffmpeg(opts.ffmpeg), _sources(fg, bg, fg_rate, bg_rate))
 
 

@@ -17,7 +17,7 @@ import argparse_dataclass
 from tqdm import tqdm
 
 from . import __version__
-from .errors import UsageError, VidkompyError
+from .errors import NotFound, UsageError, VidkompyError
 from .ffmpeg_tool import find_ffmpeg
 from .options import Options, check
 
@@ -128,6 +128,13 @@ def _single_threaded_blas() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
+def _error_text(exc: VidkompyError) -> str:
+    """The one-line message: a weak match gets the options that may help."""
+    if isinstance(exc, NotFound) and exc.why and exc.advice is None:
+        exc = exc.advised("check the inputs, give --x/--y, or --force")
+    return exc.command_text()
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """The whole command; returns the exit code."""
     verbose = False
@@ -157,12 +164,12 @@ def run(argv: Sequence[str] | None = None) -> int:
         )
         return 0
     except UsageError as exc:
-        print(f"{PROG}: error: {exc} (see --help)", file=sys.stderr)
+        print(f"{PROG}: error: {exc.command_text()} (see --help)", file=sys.stderr)
         return exc.exit_code
     except VidkompyError as exc:
         if verbose:
             log.exception("error")
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {_error_text(exc)}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         _silence_stdout()

@@ -252,6 +252,13 @@ def _search(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int) -> tu
     raise failure
 
 
+def locate(opts: Options, exe: str, sources: dict[str, Source] | None = None) -> Found:
+    """The search alone: where fg goes in bg (and its scale, start and offset), as `run` finds it."""
+    with ChildGroup() as group, contextlib.ExitStack() as stack:
+        inputs = Inputs(opts, exe, group, stack, sources)
+        return _search(opts, inputs, 1, 1)[0]
+
+
 def _inside_bg(offset: Fraction, fg_rate: Fraction, bg_rate: Fraction) -> int:
     """The first fg frame whose nearest bg frame (bg time = fg time + offset) is bg frame 0 or later."""
     return max(0, math.ceil((-offset - Fraction(1, 2) / bg_rate) * fg_rate))
@@ -444,10 +451,11 @@ def _stream(job: Job, output: Output, bar: tqdm) -> None:
 
 
 def run(opts: Options, exe: str, sources: dict[str, Source] | None = None,
-        record: Callable[[Decision], None] | None = None) -> Summary:
+        record: Callable[[Decision], None] | None = None, on_start: Callable[[Job], None] | None = None) -> Summary:
     """Run one job as described by validated options; raise VidkompyError on failure. `sources`: inputs
     already opened (numpy frames), by role, instead of opts.fg/opts.bg; `record`: called with every decision
-    as it is made (with opts.output None, nothing else is made)."""
+    as it is made (with opts.output None, nothing else is made); `on_start`: called with the job once fg is
+    found and the timing built."""
     started = time.monotonic()
     cv2.setNumThreads(threads_each())
     if opts.offset is None and opts.map_in is None:
@@ -455,6 +463,8 @@ def run(opts: Options, exe: str, sources: dict[str, Source] | None = None,
     with ChildGroup() as group, contextlib.ExitStack() as stack:
         inputs = Inputs(opts, exe, group, stack, sources)
         job = _prepare(opts, inputs, stack)
+        if on_start is not None:
+            on_start(job)
         output = Output(opts, exe, group, job, record)
         _stream(job, output, stack.enter_context(_progress(opts, job.fg)))
         report_damage((job.fg, job.bg), output.frames, opts.output)

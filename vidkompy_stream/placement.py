@@ -233,7 +233,7 @@ class PlacementSearch:
         if not self.scaled:
             raise VidkompyError(
                 f"fg's first {ring.end / float(self.fg.rate):.1f} s are nearly uniform (black, a fade or flat): "
-                "nothing to find in bg; give --x/--y"
+                "nothing to find in bg", "give --x/--y"
             )
         self.candidates = self.scaled
         if self.whole:
@@ -480,17 +480,16 @@ class PlacementSearch:
         return found
 
     def _not_found(self, best: Placement | None, last: int, coarse: float) -> NotFound:
-        where = f"searched bg's first {(last + 1) / float(self.bg.rate):.1f} s; --search-seconds for more"
+        searched = (last + 1) / float(self.bg.rate)
         if best is None:
-            return NotFound(
-                f"fg not found in bg (best coarse match {max(coarse, 0.0):.2f}, need {self.min_score:.2f}; "
-                f"check the inputs, give --x/--y, or --force) [{where}]"
-            )
+            return NotFound("fg not found in bg", f"best coarse match {max(coarse, 0.0):.2f}, need {self.min_score:.2f}",
+                            best=max(coarse, 0.0), searched=searched)
         try:
             verify(best, self.min_score, self.min_detail)
-        except VidkompyError as exc:
-            return NotFound(f"{exc} [{where}]")
-        return NotFound(f"fg not found in bg: its frames match out of order at x={best.x},y={best.y} [{where}]")
+        except NotFound as exc:
+            return exc.searching(searched)
+        return NotFound(f"fg not found in bg: its frames match out of order at x={best.x},y={best.y}",
+                        best=best.score, searched=searched)
 
     def _rescore(self, ring: FrameRing, smalls: np.ndarray, shrunk: np.ndarray, newest: int,
                  window: int) -> tuple[list[Template], np.ndarray]:
@@ -527,7 +526,7 @@ class PlacementSearch:
             score, detail = max(score, AUTO_MIN_SCORE), max(detail, AUTO_MIN_DETAIL)
         try:
             verify(found, score, detail)
-        except VidkompyError:
+        except NotFound:
             return False
         return True
 

@@ -59,7 +59,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .errors import VidkompyError
+from .errors import NotFound, VidkompyError
 from .kernels.match import window_ncc
 
 #: Default target width of the shrunk bg for the coarse search (px).
@@ -267,7 +267,7 @@ def locate_small(
     if not templates:
         raise VidkompyError(
             f"fg has no usable frame to match: all {len(fg_frames)} sampled fg frames are nearly uniform "
-            "(black, fade or flat); sample later fg frames or give --x/--y"
+            "(black, fade or flat)", "sample later fg frames or give --x/--y"
         )
     flat = np.array([cv2.meanStdDev(frame)[1][0, 0] < FLAT_STD for frame in bg_small])
     votes = []
@@ -291,7 +291,7 @@ def locate_small(
 
 
 def verify(found: Placement, min_score: float = MIN_SCORE, min_detail: float = MIN_DETAIL) -> None:
-    """Raise VidkompyError("fg not found ...") when the score or the detail is too low, or when no
+    """Raise NotFound("fg not found ...") when the score or the detail is too low, or when no
     majority of the templates agrees on the position (a partial fit: the right picture at a wrong time,
     or a look-alike); min_score <= 0 accepts anything (forced)."""
     if min_score <= 0:
@@ -304,10 +304,8 @@ def verify(found: Placement, min_score: float = MIN_SCORE, min_detail: float = M
         why = f"but only {found.agreeing} of {found.templates} fg frames agree on it"
     else:
         return
-    raise VidkompyError(
-        f"fg not found in bg (best match {found.score:.2f} at x={found.x},y={found.y}, {why}; "
-        "check the inputs, give --x/--y, or --force)"
-    )
+    raise NotFound("fg not found in bg", f"best match {found.score:.2f} at x={found.x},y={found.y}, {why}",
+                   best=found.score)
 
 
 def coarse_peak(bg_small: np.ndarray, template: Template) -> tuple[float, int, int]:
