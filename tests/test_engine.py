@@ -1,6 +1,7 @@
 """The streaming engine (`vidkompy_stream.Aligner`): frames pushed one at a time give `align`'s decisions,
 as soon as the lookahead allows, and its errors at the next call."""
 
+import doctest
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,13 @@ import pytest
 
 import vidkompy_stream as vk
 from tests.test_api import FG_RATE, RATE, X, Y, lumas, pair  # noqa: F401  (pair: the fixture)
+from vidkompy_stream import engine as engine_module
 from vidkompy_stream.refine import LEVELS
+
+
+def test_doctests_run() -> None:
+    result = doctest.testmod(engine_module)
+    assert result.attempted >= 5 and result.failed == 0
 
 
 def test_pushed_frames_give_aligns_decisions(ffmpeg_exe: str, pair: dict[str, Path]) -> None:  # noqa: F811

@@ -20,10 +20,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import RunTool, ffmpeg_run, life_scene, luma_frames, make_y4m, read_y4m_frames, scene_index
-from vidkompy_stream.refine import (CLOCK_PULL, CONFIDENCE_SCALE, MIN_DECISIONS, PULL_GAIN,
-                                   RECENT, clock_offset, clock_pull, evidence_offset, line_costs, resolve, unit)
+from vidkompy_stream.refine import RefineParams, clock_offset, clock_pull, evidence_offset, line_costs, resolve, unit
 
 INF = np.inf
+PARAMS = RefineParams()  # the defaults the functions use
 
 
 def band_frames(lo: np.ndarray, width: int) -> np.ndarray:
@@ -79,11 +79,11 @@ def test_coarse_path_off_by_one_on_near_duplicates_uses_the_margin_not_the_clock
     coarse = truth + 1
     lo = np.maximum.accumulate(coarse - r)
     frames = band_frames(lo, 2 * r + 1)
-    margin = 4 * CLOCK_PULL
+    margin = 4 * PARAMS.clock_pull
     costs = np.where(frames == truth[:, None], 0.10, 0.10 + margin)
     path, confidence = resolve(costs, lo, -1, 4, 2.0, coarse.astype(float))
     np.testing.assert_array_equal(path, truth)
-    expected = 1.0 - np.exp(-margin / CONFIDENCE_SCALE)
+    expected = 1.0 - np.exp(-margin / PARAMS.confidence_scale)
     np.testing.assert_allclose(confidence, expected, rtol=1e-6)
 
 
@@ -151,7 +151,7 @@ def test_confidence_is_zero_on_ties_and_high_on_clear_wins() -> None:
     costs = np.array([
         [0.5, 0.1, 0.1, 0.5, 0.5],
         [0.5, 0.5, 0.0, 0.1, 0.5],
-        [0.5, 0.5, 0.2, 0.2 + CONFIDENCE_SCALE / 2, 0.5],
+        [0.5, 0.5, 0.2, 0.2 + PARAMS.confidence_scale / 2, 0.5],
     ])
     path, confidence = resolve(costs, lo, -1, 3, 1.0, np.array([1.5, 3.0, 4.0]))
     assert path[0] in (1, 2) and path[1] == 3 and path[2] == 4
@@ -229,7 +229,7 @@ def test_clock_offset_puts_the_line_through_a_staircase(rate: float, offset: flo
     assert np.mean(np.floor(found + rate * fg + 0.5) == bg) >= 0.95
     if rate != 1.0:  # the decisions show the phase in steps of 1 / (the rate's period): 0.2 at rate 2.4
         assert abs(found - offset) <= 0.1 + 1e-9
-    assert clock_offset(fg[:MIN_DECISIONS - 1], bg[:MIN_DECISIONS - 1], rate) is None
+    assert clock_offset(fg[:PARAMS.min_decisions - 1], bg[:PARAMS.min_decisions - 1], rate) is None
 
 
 @pytest.mark.parametrize("rate", [0.8, 1.0, 1.6667])
@@ -275,16 +275,16 @@ def test_line_costs_read_between_candidates_and_charge_the_worst_outside_the_ban
 
 
 def test_clock_offset_follows_a_jump_once_most_recent_decisions_do() -> None:
-    """bg jumps 3 frames ahead (fg dropped frames): the old line holds while most of the last RECENT
+    """bg jumps 3 frames ahead (fg dropped frames): the old line holds while most of the last `recent`
     decisions are before the jump, then only the decisions after the jump count; a stray wrong decision
     (8 frames off) is never averaged in."""
     fg = np.arange(100)
     bg = 10.0 + fg
     bg[60] += 8
     after = bg.copy()
-    after[100 - RECENT // 2 - 1:] += 3  # the majority of the last RECENT is after the jump
+    after[100 - PARAMS.recent // 2 - 1:] += 3  # the majority of the last `recent` is after the jump
     before = bg.copy()
-    before[100 - RECENT // 2:] += 3  # the majority is still before it
+    before[100 - PARAMS.recent // 2:] += 3  # the majority is still before it
     assert clock_offset(fg, bg, 1.0) == 10.0
     assert clock_offset(fg, after, 1.0) == 13.0
     assert clock_offset(fg, before, 1.0) == 10.0
@@ -405,7 +405,7 @@ def test_near_duplicate_neighbours_end_to_end(run_tool: RunTool, repeating_pair:
 def test_clock_pull_is_stronger_only_where_decisions_sit_on_the_line() -> None:
     fg = np.arange(100, dtype=np.float64)
     on_line = 10.0 + fg  # a whole-number rate: every decision exactly on the line
-    assert clock_pull(fg, on_line, 1.0, 10.0) == pytest.approx(PULL_GAIN * CLOCK_PULL)
+    assert clock_pull(fg, on_line, 1.0, 10.0) == pytest.approx(PARAMS.pull_gain * PARAMS.clock_pull)
     rounded = np.round(5.0 + 1.2 * fg)  # nearest-timestamp frames of rate 1.2: residuals spread over +-0.5
-    assert clock_pull(fg, rounded, 1.2, 5.0) == pytest.approx(CLOCK_PULL, rel=0.05)
-    assert clock_pull(fg, on_line + 7, 1.0, 10.0) == CLOCK_PULL, "nothing near the line: the base pull"
+    assert clock_pull(fg, rounded, 1.2, 5.0) == pytest.approx(PARAMS.clock_pull, rel=0.05)
+    assert clock_pull(fg, on_line + 7, 1.0, 10.0) == PARAMS.clock_pull, "nothing near the line: the base pull"

@@ -25,7 +25,7 @@ from .kernels.similarity import FLAT_THUMB, thumb_features
 from .framering import FrameRing
 from .mapping import Decision
 from .reacquire import ForwardScan, LockParams, LockWatch
-from .refine import Level, Refiner
+from .refine import RefineParams, Refiner
 from .spatial import EDGE_SLACK, content_box, content_mask, fill_masked, shrink
 from .y4m import Y4MFormat
 
@@ -71,12 +71,12 @@ def shrink_factor(width: int, height: int, target: int) -> int:
     return factor
 
 
-def fg_frames_needed(lookahead: int, level: Level | None) -> int:
+def fg_frames_needed(lookahead: int, level: RefineParams | None) -> int:
     """fg frames held at once: the aligner's lookahead and the refiner's segment, plus the newest."""
     return lookahead + (level.segment if level else 0) + 1
 
 
-def bg_frames_needed(fg: Y4MFormat, bg: Y4MFormat, lookahead: int, level: Level | None) -> int:
+def bg_frames_needed(fg: Y4MFormat, bg: Y4MFormat, lookahead: int, level: RefineParams | None) -> int:
     """bg frames held at once: every pending fg frame stepping the most, plus a band and the refiner's
     candidates."""
     step = default_max_step(float(bg.rate / fg.rate))
@@ -95,7 +95,7 @@ class AlignedTiming:
     """Decisions for fg frames as the aligner commits them: `feed(i)` after fg frame i is in the fg ring."""
 
     def __init__(self, fg: Y4MFormat, bg: Y4MFormat, position: tuple[int, int], start: int, lookahead: int,
-                 level: Level | None, fg_ring: FrameRing, bg_ring: FrameRing, engine: str = "dtw",
+                 level: RefineParams | None, fg_ring: FrameRing, bg_ring: FrameRing, engine: str = "dtw",
                  search_seconds: float = 30.0, first: int = 0) -> None:
         """start: bg frame of fg frame `first`, the first fg frame inside bg (those before it precede bg's first
         frame: fg was started earlier; they are shown over bg frame 0, as nothing nearer exists)."""

@@ -11,12 +11,12 @@ frame, steps of up to K + 2r so a jump the coarse path spread over several frame
 starting from the last frame output), with a clock line as a weak pull that decides near-ties and
 static stretches. The line has the rate the pixels measure (`clock.fit_rate`) and the offset at which
 the recent rows' and the segment's pixel costs, summed along the line, are least (`evidence_offset`),
-looked for within TOLERANCE of the middle of the refiner's own recent decisions (`clock_offset`: it
+looked for within `tolerance` of the middle of the refiner's own recent decisions (`clock_offset`: it
 follows a dropped or repeated frame) and re-fitted with the segment's own path until that settles
-(`PASSES`); the pull is stronger where those decisions sit on the line (`clock_pull`). Where fg and
+(`passes`); the pull is stronger where those decisions sit on the line (`clock_pull`). Where fg and
 bg were both converted from one source at a third frame rate, the clock follows that source's cadence
 instead (`cadence`: fitted to where the pixels put each fg frame, refitted every second).
-Confidence: 1 - exp(-margin / CONFIDENCE_SCALE), margin = the cost of the best other candidate of the
+Settings: `RefineParams`. Confidence: 1 - exp(-margin / `confidence_scale`), margin = the cost of the best other candidate of the
 row minus the chosen one's (0 when another scored as well).
 
 Everything stays streaming: the refiner reads only shrunk crops the aligner stage still holds (it keeps
@@ -43,67 +43,41 @@ from .mapping import Decision
 
 log = logging.getLogger(__name__)
 
-#: Pixel-cost margin at which confidence reaches 1 - 1/e.
-CONFIDENCE_SCALE = 0.01
-#: Pull to the clock line per bg frame off it, in pixel-cost units. Measured on the scenario suite
-#: (scripts/suite.py, dtw): 0.001-0.002 let pixel noise decide runs of near-identical frames (offset_1s
-#: 98.3 %), 0.008 outvotes the pixels where bg shows each source frame 2-3 times (fps_24_60 94.8 %);
-#: 0.003 was best on every scenario measured.
-CLOCK_PULL = 0.003
-#: ... times up to PULL_GAIN where the recent decisions sit closer to the clock line than nearest-timestamp
-#: rounding puts them (mean |bg - line| of ROUNDING_SPREAD frames, residuals uniform in +-0.5): at a whole-
-#: number rate the line is exact and may outvote more pixel noise. dark: the bg crop of fg frames 172-173
-#: (crf 33, luma x0.35) matches bg 248/250 better than the true 247/248 by 0.0035-0.011 (so do the
-#: fingerprints); gain 2: 99.67 %, 3 and 5: 100 %, no other scenario changed. fps_24_60's sawtooth spreads
-#: the residuals to ~0.3, so it keeps the base pull (a stronger one costs it: see CLOCK_PULL).
-PULL_GAIN = 3.0
-ROUNDING_SPREAD = 0.25
-#: The clock's offset: the mean of (bg - rate * fg) over the last HISTORY decisions, keeping those within
-#: TOLERANCE frames of the median of the last RECENT (a dropped or repeated frame moves the line once
-#: RECENT / 2 decisions follow it). The aligner's own line sits near the nearest-timestamp frame and is
-#: re-fitted from integer commits; a mean over 100 decisions is steadier (fps_ntsc_25: 98.3 % against
-#: 95.3 % for the aligner's line shifted by the median of its confident residuals). With the truth's own
-#: line every scenario but dropped reaches 100 %: the remaining misses are this line's error.
-HISTORY = 100
-#: The clock's rate is measured from where the pixels put the last SLOPE_HISTORY fg frames (`clock.fit_rate`), never
-#: from the refiner's own decisions: in a still stretch those follow the clock, so a fit through them keeps
-#: whatever rate the clock had. 600 rows: 24 s at 25 fps, enough to measure a 0.1 % drift to a tenth of a frame.
-SLOPE_HISTORY = 600
-RECENT = 25  # odd: the median is one of the offsets, so the mean below is never over nothing
-TOLERANCE = 1.0
-#: Fewest decisions a clock offset is taken from (fewer: the aligner's clock is used).
-MIN_DECISIONS = 8
-#: A segment is re-solved with the clock near the history plus its own path until the path stops
-#: changing, at most PASSES times: the clock then starts right (the first segments, whose clock is
-#: the aligner's, were the misses of fps_24_60) and a clock-decided tie does not pull it along
-#: (fps_24_60 98.26 % with one pass, 98.96 % with 2, 99.31 % with 4, no change with 8).
-PASSES = 4
-#: A crop whose luma RMS is below this (grey levels) is flat: its vector is all zero, costing 1 against all.
-FLAT_RMS = 1e-3
-#: Confidence below which a run of frames is reported with -v.
-LOW_CONFIDENCE = 0.3
-
-
 @dataclasses.dataclass(frozen=True)
-class Level:
-    """A --refine setting: the crop's target width, the candidate radius, the segment length."""
+class RefineParams:
+    """How the refiner re-decides the aligner's frames (a --refine level is one of these: `LEVELS`). The
+    measurements behind the values are in BENCHMARKS.md ("The refiner's settings")."""
 
-    width: int
-    radius: int
-    segment: int
+    width: int = 240  #: px: crops are shrunk to about this width before scoring (wider sees finer detail, costs more)
+    radius: int = 2  #: bg frames either side of the aligner's choice that are scored
+    segment: int = 12  #: fg frames re-solved at once (the refiner's latency, in fg frames)
+    confidence_scale: float = 0.01  #: pixel-cost margin at which a decision's confidence reaches 1 - 1/e
+    clock_pull: float = 0.003  #: pixel cost per bg frame off the clock line: more lets the clock outvote the pixels
+    pull_gain: float = 3.0  #: the pull grows up to this many times where recent decisions sit on the line
+    rounding_spread: float = 0.25  #: bg frames: mean |bg - line| of nearest-timestamp rounding (+-0.5 uniform)
+    history: int = 100  #: decisions the clock's offset is measured over (steadier, slower to follow a drop)
+    slope_history: int = 600  #: fg frames whose pixel minima measure the clock's rate (24 s at 25 fps)
+    recent: int = 25  #: latest decisions whose median picks the offsets kept (odd: the median is one of them)
+    tolerance: float = 1.0  #: bg frames: offsets this near the median are kept; the evidence search's reach
+    min_decisions: int = 8  #: fewest decisions a clock offset is taken from (fewer: the aligner's clock)
+    passes: int = 4  #: most solves of a segment, each with the line refitted through its own path
+    flat_rms: float = 1e-3  #: grey levels: a crop with less luma RMS is flat (costs 1 against everything)
+    low_confidence: float = 0.3  #: confidence below which frames are counted, and their runs logged with -v
 
 
-LEVELS = {"fast": Level(width=240, radius=2, segment=12), "full": Level(width=480, radius=3, segment=12)}
+#: The --refine levels.
+LEVELS = {"fast": RefineParams(), "full": RefineParams(width=480, radius=3)}
+DEFAULT = LEVELS["fast"]
 
 
-def clock_offset(fg: np.ndarray, bg: np.ndarray, rate: float) -> float | None:
+def clock_offset(fg: np.ndarray, bg: np.ndarray, rate: float, params: RefineParams = DEFAULT) -> float | None:
     """Offset a of the line bg = a + rate * fg through recent decisions (oldest first): the mean of the
-    offsets within TOLERANCE of the median of the last RECENT; None with fewer than MIN_DECISIONS."""
-    if len(fg) < MIN_DECISIONS:
+    offsets within `tolerance` of the median of the last `recent`; None with fewer than `min_decisions`."""
+    if len(fg) < params.min_decisions:
         return None
     offsets = np.asarray(bg, np.float64) - rate * np.asarray(fg, np.float64)
-    middle = np.median(offsets[-RECENT:])
-    return float(offsets[np.abs(offsets - middle) <= TOLERANCE].mean())
+    middle = np.median(offsets[-params.recent:])
+    return float(offsets[np.abs(offsets - middle) <= params.tolerance].mean())
 
 
 def line_costs(fg: np.ndarray, lo: np.ndarray, costs: np.ndarray, rate: float,
@@ -126,7 +100,7 @@ def line_costs(fg: np.ndarray, lo: np.ndarray, costs: np.ndarray, rate: float,
 
 
 def evidence_offset(fg: np.ndarray, lo: np.ndarray, costs: np.ndarray, rate: float, guess: float,
-                    reach: float = TOLERANCE, step: float = 0.05,
+                    reach: float = DEFAULT.tolerance, step: float = 0.05,
                     significance: float = RateParams.significance) -> float:
     """Offset a of the line bg = a + rate * fg that the rows' pixel costs favour: the one within `reach`
     frames of `guess` with the least mean cost along the line (`line_costs`), when the rows' costs along it
@@ -147,24 +121,26 @@ def evidence_offset(fg: np.ndarray, lo: np.ndarray, costs: np.ndarray, rate: flo
     return float(candidates[best]) if moved else guess
 
 
-def clock_pull(fg: np.ndarray, bg: np.ndarray, rate: float, offset: float) -> float:
-    """The pull to the line offset + rate * fg: CLOCK_PULL times ROUNDING_SPREAD / (mean distance of the recent
-    decisions within TOLERANCE of it), kept within [1, PULL_GAIN] times."""
+def clock_pull(fg: np.ndarray, bg: np.ndarray, rate: float, offset: float, params: RefineParams = DEFAULT) -> float:
+    """The pull to the line offset + rate * fg: `clock_pull` times `rounding_spread` / (mean distance of the
+    recent decisions within `tolerance` of it), kept within [1, `pull_gain`] times: at a whole-number rate
+    the line is exact, and may outvote more pixel noise."""
     residual = np.abs(bg - offset - rate * fg)
-    near = residual[residual <= TOLERANCE]
-    spread = float(near.mean()) if near.size else ROUNDING_SPREAD
-    return CLOCK_PULL * min(PULL_GAIN, max(1.0, ROUNDING_SPREAD / max(spread, 1e-9)))
+    near = residual[residual <= params.tolerance]
+    spread = float(near.mean()) if near.size else params.rounding_spread
+    return params.clock_pull * min(params.pull_gain, max(1.0, params.rounding_spread / max(spread, 1e-9)))
 
 
-def unit(small: np.ndarray) -> np.ndarray:
+def unit(small: np.ndarray, params: RefineParams = DEFAULT) -> np.ndarray:
     """A luma patch as a zero-mean, unit-norm float32 vector (zeros when it is flat)."""
     v = np.empty(small.size, np.float32)
-    normalised(small, v, FLAT_RMS)
+    normalised(small, v, params.flat_rms)
     return v
 
 
-def resolve(costs: np.ndarray, lo: np.ndarray, root: int, max_step: int, rate: float,
-            clock: np.ndarray, pull: float = CLOCK_PULL) -> tuple[np.ndarray, np.ndarray]:
+def resolve(costs: np.ndarray, lo: np.ndarray, root: int, max_step: int, rate: float, clock: np.ndarray,
+            pull: float = DEFAULT.clock_pull, confidence_scale: float = DEFAULT.confidence_scale
+            ) -> tuple[np.ndarray, np.ndarray]:
     """The monotone path through a banded cost matrix (row i covers bg frames lo[i] + k), starting at or
     after `root` (the last bg frame output; -1: anywhere) by at most max_step, and each row's confidence.
 
@@ -185,7 +161,7 @@ def resolve(costs: np.ndarray, lo: np.ndarray, root: int, max_step: int, rate: f
     with np.errstate(invalid="ignore"):  # inf - inf: nothing to compare
         margin = others.min(axis=1) - chosen
     margin = np.where(np.isfinite(margin), margin, 0.0)
-    confidence = 1.0 - np.exp(-np.maximum(margin, 0.0) / CONFIDENCE_SCALE)
+    confidence = 1.0 - np.exp(-np.maximum(margin, 0.0) / confidence_scale)
     return path, confidence
 
 
@@ -206,7 +182,7 @@ class Clocked(Protocol):
 class Refiner:
     """Turns the aligner's decisions into refined ones, a segment at a time (latency: one segment)."""
 
-    def __init__(self, level: Level, aligner: Clocked, fg_small: Callable[[int], np.ndarray],
+    def __init__(self, level: RefineParams, aligner: Clocked, fg_small: Callable[[int], np.ndarray],
                  bg_small: Callable[[int], np.ndarray | None], fg_rate: Fraction, bg_rate: Fraction) -> None:
         """fg_small(i), bg_small(j): the crops under fg's picture, shrunk to about level.width px wide, of
         fg frame i and bg frame j (None: bg has no such frame, or no longer holds it)."""
@@ -216,8 +192,8 @@ class Refiner:
         self.report_run = max(2, aligner.lookahead)  # low-confidence runs this long (the lookahead) are logged
         self.pending: list[Decision] = []
         # (fg, bg) of each decision out, and its row's band start and pixel costs
-        self.history: collections.deque[tuple[int, int, int, np.ndarray]] = collections.deque(maxlen=HISTORY)
-        self.minima: collections.deque[tuple[int, float, float]] = collections.deque(maxlen=SLOPE_HISTORY)
+        self.history: collections.deque[tuple[int, int, int, np.ndarray]] = collections.deque(maxlen=level.history)
+        self.minima: collections.deque[tuple[int, float, float]] = collections.deque(maxlen=level.slope_history)
         self.cadence: Cadence | None = None
         self.refit_every = max(1, math.ceil(fg_rate))  # fg frames: the cadence is refitted once a second
         self.next_refit = 0
@@ -252,7 +228,7 @@ class Refiner:
         width = 2 * r + 1
         costs = np.full((len(segment), width), np.inf)
         for row, d in enumerate(segment):
-            fg_vec = unit(self.fg_small(d.fg_frame))
+            fg_vec = unit(self.fg_small(d.fg_frame), self.level)
             for k in range(width):
                 bg_vec = self._bg_vector(int(lo[row]) + k)
                 if bg_vec is not None:
@@ -291,30 +267,33 @@ class Refiner:
 
     def _solve(self, segment: list[Decision], costs: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Path and confidence of a segment: on the cadence's clock if there is one, else on the line the
-        pixel costs favour (`evidence_offset`) near one through the history and the path (PASSES)."""
+        pixel costs favour (`evidence_offset`) near one through the history and the path (`passes`)."""
+        p = self.level
         fg = np.array([d.fg_frame for d in segment], np.float64)
-        max_step = self.aligner.max_step + 2 * self.level.radius
+        max_step = self.aligner.max_step + 2 * p.radius
         if self.cadence is not None:
-            return resolve(costs, lo, self.root, max_step, self.aligner.rate_estimate, self.cadence.clock(fg))
+            return resolve(costs, lo, self.root, max_step, self.aligner.rate_estimate, self.cadence.clock(fg),
+                           p.clock_pull, p.confidence_scale)
         rate = self.aligner.rate_estimate
         recent = np.array([h[:2] for h in self.history], np.float64).reshape(-1, 2)
-        offset = clock_offset(recent[:, 0], recent[:, 1], rate)
+        offset = clock_offset(recent[:, 0], recent[:, 1], rate, p)
         if offset is None:
             guess = float(np.mean([self.aligner.expected(d.fg_frame) for d in segment]) - rate * fg.mean())
-            offset, pull = evidence_offset(fg, lo, costs, rate, guess), CLOCK_PULL
+            offset, pull = evidence_offset(fg, lo, costs, rate, guess, p.tolerance), p.clock_pull
         else:
             rate = self._rate(rate, offset)
-            offset = clock_offset(recent[:, 0], recent[:, 1], rate)
-            pull = clock_pull(recent[:, 0], recent[:, 1], rate, offset)
+            offset = clock_offset(recent[:, 0], recent[:, 1], rate, p)
+            pull = clock_pull(recent[:, 0], recent[:, 1], rate, offset, p)
             offset = self._line(recent, fg, lo, costs, rate, offset)
             self.aligner.steer(rate, offset)
-        path, confidence = resolve(costs, lo, self.root, max_step, rate, offset + rate * fg, pull)
-        for _ in range(PASSES - 1):
-            guess = clock_offset(np.r_[recent[:, 0], fg], np.r_[recent[:, 1], path], rate)
+        path, confidence = resolve(costs, lo, self.root, max_step, rate, offset + rate * fg, pull, p.confidence_scale)
+        for _ in range(p.passes - 1):
+            guess = clock_offset(np.r_[recent[:, 0], fg], np.r_[recent[:, 1], path], rate, p)
             if guess is None:
                 break
             offset = self._line(recent, fg, lo, costs, rate, guess)
-            again, confidence_again = resolve(costs, lo, self.root, max_step, rate, offset + rate * fg, pull)
+            again, confidence_again = resolve(costs, lo, self.root, max_step, rate, offset + rate * fg, pull,
+                                              p.confidence_scale)
             if np.array_equal(again, path):
                 break
             path, confidence = again, confidence_again
@@ -323,12 +302,12 @@ class Refiner:
     def _line(self, recent: np.ndarray, fg: np.ndarray, lo: np.ndarray, costs: np.ndarray, rate: float,
               guess: float) -> float:
         """`evidence_offset` over the segment's rows and those of the recent decisions (`recent`: fg, bg)
-        within TOLERANCE of the line through `guess`."""
-        kept = np.abs(recent[:, 1] - rate * recent[:, 0] - guess) <= TOLERANCE
+        within `tolerance` of the line through `guess`."""
+        kept = np.abs(recent[:, 1] - rate * recent[:, 0] - guess) <= self.level.tolerance
         row_lo = np.array([h[2] for h in self.history], np.float64)[kept]
         row_costs = [h[3] for h, k in zip(self.history, kept) if k]
         return evidence_offset(np.r_[recent[kept, 0], fg], np.r_[row_lo, lo], np.vstack(row_costs + [costs]), rate,
-                               guess)
+                               guess, self.level.tolerance)
 
     def restart(self) -> None:
         """Begin a new stretch after the aligner lost bg and found it again: the clock, its evidence and the
@@ -354,18 +333,18 @@ class Refiner:
         self._report_low(None)
         if self.low_frames:
             log.info("%d fg frames aligned with low confidence (< %.1f; see --map-out)", self.low_frames,
-                     LOW_CONFIDENCE)
+                     self.level.low_confidence)
         return refined
 
     def _bg_vector(self, index: int) -> np.ndarray | None:
         if index not in self.bg_vectors:
             small = self.bg_small(index)
-            self.bg_vectors[index] = None if small is None else unit(small)
+            self.bg_vectors[index] = None if small is None else unit(small, self.level)
         return self.bg_vectors[index]
 
     def _note_confidence(self, refined: list[Decision]) -> None:
         for d in refined:
-            if d.confidence is not None and d.confidence < LOW_CONFIDENCE:
+            if d.confidence is not None and d.confidence < self.level.low_confidence:
                 self.low.append(d.fg_frame)
                 self.low_frames += 1
             else:
