@@ -123,22 +123,26 @@ def check(found: Placement, x: int, y: int, black: int = 0) -> None:
 def test_window_ncc_is_the_zero_mean_normalised_correlation(bg: list[np.ndarray], k: int, side: int, x: int, y: int,
                                                            width: int, height: int) -> None:
     """The polish's direct correlation at a few positions (a window of frame k over frame k + 1 near where it
-    was) is TM_CCOEFF_NORMED computed in float64 (OpenCV's own rounding differs by up to ~1e-3 on small
-    windows), 0 where the patch or the template is flat."""
+    was) is TM_CCOEFF_NORMED computed in float64, 0 where the patch or the template is flat. OpenCV's own
+    (float32 sums) agrees to ~1e-3 where both have some spread; on a nearly flat patch it drifts by 0.01 or
+    more (OpenCV 5 on a patch of std 0.3), so it is compared only where the spread is over a grey level."""
     template = bg[k][y : y + side, x : x + side]
     region = bg[k + 1][y - 2 : y + side + height - 2, x - 2 : x + side + width - 2]
     centred = template.astype(np.float64) - template.mean()
     expected = np.zeros((height + 1, width + 1))
+    spread = np.zeros(expected.shape)
     for dy, dx in np.ndindex(expected.shape):
         patch = region[dy : dy + side, dx : dx + side].astype(np.float64)
+        spread[dy, dx] = patch.std()
         patch -= patch.mean()
         norm = math.sqrt(float((patch * patch).sum() * (centred * centred).sum()))
         expected[dy, dx] = float((patch * centred).sum()) / norm if norm > 0 else 0.0
     got = np.empty(expected.shape)
     window_ncc(region, centred.astype(np.float32), got)
     np.testing.assert_allclose(got, expected, atol=1e-5)
-    if template.std() > 0:  # OpenCV calls a flat template a perfect match everywhere
-        np.testing.assert_allclose(got, cv2.matchTemplate(region, template, cv2.TM_CCOEFF_NORMED), atol=5e-3)
+    if template.std() > 1:  # OpenCV calls a flat template a perfect match everywhere
+        opencv = cv2.matchTemplate(region, template, cv2.TM_CCOEFF_NORMED)
+        np.testing.assert_allclose(got[spread > 1], opencv[spread > 1], atol=5e-3)
 
 
 @pytest.mark.parametrize("side", [9, 37, 100])
