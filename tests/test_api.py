@@ -6,6 +6,8 @@ encoded at crf 30 as bg; fg its 128x80 crop at (64, 32) from 1 s on, at 25 fps, 
 """
 
 import doctest
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +117,8 @@ def test_bad_arguments_raise(pair: dict[str, Path]) -> None:
         vk.align(pair["fg"], pair["bg"], offset="soon")
     with pytest.raises(vk.UsageError, match="give --x and --y together"):
         vk.align(pair["fg"], pair["bg"], x=3)
+    with pytest.raises(vk.UsageError, match="not a whole number"):
+        vk.align(pair["fg"], pair["bg"], x=1.5, y=2)
     with pytest.raises(vk.UsageError, match="give fg_rate"):
         vk.align([frame], pair["bg"])
     with pytest.raises(vk.UsageError, match="even width and height"):
@@ -146,3 +150,15 @@ def test_composite_pastes_as_the_command_does(ffmpeg_exe: str, pair: dict[str, P
         assert np.array_equal(bg[j], before), "the arguments are left as they were"
     with pytest.raises(vk.VidkompyError, match="lies outside bg"):
         vk.composite(np.zeros((4, 4), np.uint8), np.zeros((2, 2), np.uint8), 5, 0)
+
+
+def test_the_package_loads_its_api_on_first_use() -> None:
+    """`import vidkompy_stream` (which the command's start does) loads neither numpy nor Numba: the command
+    sets their thread counts before they load. No module of the package is named as a public name, so
+    loading the modules does not hide one (a submodule is set on its package when it loads)."""
+    probe = ("import sys, vidkompy_stream as vk; assert 'numpy' not in sys.modules and 'numba' not in sys.modules; "
+             "import vidkompy_stream.pipeline; assert all(callable(getattr(vk, name)) for name in vk.__all__[:-1]); "
+             "print(sorted(vk.__all__))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "'Aligner'" in done.stdout and "'align'" in done.stdout

@@ -9,15 +9,29 @@ The command (``vidkompy-stream --help``) and its Python API:
 - `Aligner` (fg_rate, bg_rate, **options): the streaming engine, fed frames one at a time.
 
 fg and bg are media files, y4m files or numpy frames; options are the command's long options.
+The names are loaded on first use (PEP 562), so the command starts without numpy, OpenCV and Numba until it
+needs them (and sets their thread counts first).
 """
+
+import importlib
 
 __version__ = "0.1.0"
 
-from .api import Mapping, Placement, align, composite, locate, overlay
-from .engine import Aligner
-from .errors import NotFound, UsageError, VidkompyError
-from .mapping import Decision
-from .pipeline import Summary
+#: Each public name and the module it lives in.
+_WHERE = {"locate": "api", "align": "api", "overlay": "api", "composite": "api", "Mapping": "api",
+          "Placement": "api", "Aligner": "engine", "Decision": "mapping", "Summary": "pipeline",
+          "VidkompyError": "errors", "NotFound": "errors", "UsageError": "errors"}
 
-__all__ = ["locate", "align", "overlay", "composite", "Aligner", "Mapping", "Placement", "Decision", "Summary", "VidkompyError", "NotFound",
-           "UsageError", "__version__"]
+__all__ = [*_WHERE, "__version__"]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'vidkompy_stream' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

@@ -19,7 +19,7 @@ from typing import NamedTuple, Union, overload
 import numpy as np
 
 from .arrays import array_source
-from .composite import Compositor
+from .compositor import Compositor
 from .errors import UsageError
 from .ffmpeg_tool import find_ffmpeg
 from .inputs import Source
@@ -98,6 +98,11 @@ def _value(name: str, value: object) -> object:
         return seconds(str(value))
     if name == "scale":
         return factor(str(value))
+    if int in (kind, *typing.get_args(kind)):
+        try:
+            return int(str(value))
+        except ValueError:
+            raise UsageError(f"{name}={value!r}: not a whole number") from None
     choices = typing.get_args(kind)
     if typing.get_origin(kind) is typing.Literal and value not in choices:
         raise UsageError(f"{name}={value!r}: expected one of {', '.join(map(repr, choices))}")

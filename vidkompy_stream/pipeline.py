@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from .align import AlignedTiming, bg_frames_needed, fg_frames_needed, preload_kernels
-from .composite import Compositor
+from .aligner import AlignedTiming, bg_frames_needed, fg_frames_needed, preload_kernels
+from .compositor import Compositor
 from .errors import NotFound, VidkompyError
 from .framering import FrameRing
 from .inputs import Source, open_source, report_damage

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vidkompy_stream.composite import Compositor
+from vidkompy_stream.compositor import Compositor
 from vidkompy_stream.errors import VidkompyError
 from vidkompy_stream.ffmpeg_tool import find_ffmpeg
 

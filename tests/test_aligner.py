@@ -29,7 +29,7 @@ import pytest
 
 from tests.conftest import (TAG, RunTool, decode, ffmpeg_run, leftover_processes, life_scene, luma_frames,
                             make_y4m, read_y4m_frames, scene_index)
-from vidkompy_stream.align import AlignedTiming, bg_frames_needed, fg_frames_needed, shrink_factor
+from vidkompy_stream.aligner import AlignedTiming, bg_frames_needed, fg_frames_needed, shrink_factor
 from vidkompy_stream.framering import FrameRing
 from vidkompy_stream.pipeline import BgFollower
 from vidkompy_stream.placement import VERIFY_SECONDS
