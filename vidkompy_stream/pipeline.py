@@ -325,14 +325,13 @@ def _located(opts: Options, inputs: Inputs, fg_frames: int,
     return fg, fg_ring, bg_ring, found, scale
 
 
-def _aligned(opts: Options, fg: Y4MFormat, bg: Y4MFormat, rings: tuple[FrameRing, FrameRing],
+def _aligned(opts: Options, fg: Y4MFormat, bg: Y4MFormat, rings: tuple[FrameRing, FrameRing], lookahead: int,
              position: tuple[int, int], found: Found | None) -> AlignedTiming:
     """The aligner, started at the search's date (fg frames before bg's first frame go over bg frame 0)."""
     if found is None:
         log.warning("no --offset: fg is aligned from bg's start (give --offset if fg starts later)")
     lead = _inside_bg(found.offset, fg.rate, bg.rate) if found else 0
     start = nearest_bg_frame(lead, fg.rate, bg.rate, found.offset) if found and lead else found.start if found else 0
-    lookahead = max(1, round(opts.lookahead * fg.rate))
     return AlignedTiming(fg, bg, position, start, lookahead, LEVELS.get(opts.refine), *rings, opts.engine,
                          float(opts.search_seconds), lead)
 
@@ -358,7 +357,7 @@ def _prepare(opts: Options, inputs: Inputs, stack: contextlib.ExitStack) -> Job:
         fg_ring, bg_ring = FrameRing(fg.reader, fg_frames), FrameRing(inputs.bg.reader, bg_frames)
     timing: AlignedTiming | GivenTiming
     if given is None:
-        timing = _aligned(opts, fg.reader.format, bgf, (fg_ring, bg_ring), position, found)
+        timing = _aligned(opts, fg.reader.format, bgf, (fg_ring, bg_ring), lookahead, position, found)
         offset = found.offset if found else Fraction(0)
     else:
         assert first is not None
