@@ -33,7 +33,8 @@ from _common import Truth
 from vidkompy_stream.errors import VidkompyError
 from vidkompy_stream.ffmpeg_tool import find_ffmpeg
 from vidkompy_stream.inputs import open_source
-from vidkompy_stream.mapping import Decision, MappingWriter
+from vidkompy_stream.decision import Decision
+from vidkompy_stream.mapping import MappingWriter
 from vidkompy_stream.processes import ChildGroup
 from vidkompy_stream.timing import nearest_bg_frame
 from vidkompy_stream.y4m import Y4MReader

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vidkompy_stream.dtw import DTWAligner, default_max_step, dtw_offline
-from vidkompy_stream.mapping import Decision
+from vidkompy_stream.decision import Decision
 from vidkompy_stream.tunnel import TunnelAligner
 
 CostFn = Callable[[int, int, int], np.ndarray]  # (fg frame, lo, hi) -> costs over bg [lo, hi)

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vidkompy_stream.errors import VidkompyError
-from vidkompy_stream.mapping import Decision, MappingWriter, read_mapping
+from vidkompy_stream.decision import Decision
+from vidkompy_stream.mapping import MappingWriter, read_mapping
 
 
 def read(text: str) -> list[Decision]:

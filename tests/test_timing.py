@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vidkompy_stream.mapping import Decision
+from vidkompy_stream.decision import Decision
 from vidkompy_stream.timing import MapTiming, OffsetTiming, nearest_bg_frame
 
 

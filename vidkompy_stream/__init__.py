@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 
 #: Each public name and the module it lives in.
 _WHERE = {"locate": "api", "align": "api", "overlay": "api", "composite": "api", "Mapping": "api",
-          "Placement": "api", "Aligner": "engine", "Decision": "mapping", "Summary": "pipeline",
+          "Placement": "api", "Aligner": "engine", "Decision": "decision", "Summary": "pipeline",
           "VidkompyError": "errors", "NotFound": "errors", "UsageError": "errors"}
 
 __all__ = [*_WHERE, "__version__"]

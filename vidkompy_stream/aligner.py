@@ -23,7 +23,7 @@ from .errors import VidkompyError
 from .fingerprint import Fingerprinter, FingerprintStore, costs
 from .kernels.similarity import FLAT_THUMB, thumb_features
 from .framering import FrameRing
-from .mapping import Decision
+from .decision import Decision
 from .reacquire import ForwardScan, LockParams, LockWatch
 from .refine import RefineParams, Refiner
 from .spatial import EDGE_SLACK, content_box, content_mask, fill_masked, shrink

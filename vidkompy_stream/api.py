@@ -23,7 +23,8 @@ from .compositor import Compositor
 from .errors import UsageError
 from .ffmpeg_tool import find_ffmpeg
 from .inputs import Source
-from .mapping import Decision, MappingWriter
+from .decision import Decision
+from .mapping import MappingWriter
 from .options import Options, check, factor, seconds
 from .pipeline import Summary, locate as search, run
 

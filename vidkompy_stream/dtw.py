@@ -36,7 +36,7 @@ import math
 import numpy as np
 
 from .kernels.dtw import fill_row, fit_clock, solve
-from .mapping import Decision
+from .decision import Decision
 
 
 DEFAULT_PENALTY = 0.01  # per bg frame of distance from the clock line

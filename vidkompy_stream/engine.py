@@ -18,7 +18,7 @@ import numpy as np
 from .api import frame_rate, options_from
 from .arrays import array_source
 from .errors import UsageError
-from .mapping import Decision
+from .decision import Decision
 from .pipeline import Job, run
 
 ROLES = ("fg", "bg")

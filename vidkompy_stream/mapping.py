@@ -6,25 +6,14 @@ replay a run without aligning. Empty confidence means "not measured" (given timi
 """
 
 import csv
-import dataclasses
 from collections.abc import Iterator
 from typing import TextIO
 
 from .atomicfile import AtomicFile
+from .decision import Decision
 from .errors import VidkompyError
 
 HEADER = ("fg_frame", "bg_frame", "confidence", "x", "y")
-
-
-@dataclasses.dataclass(frozen=True)
-class Decision:
-    """Where fg frame `fg_frame` goes: over bg frame `bg_frame`, its top-left corner at (x, y)."""
-
-    fg_frame: int
-    bg_frame: int
-    confidence: float | None = None
-    x: int | None = None
-    y: int | None = None
 
 
 def _parse_row(row: list[str], line: int, path: str) -> Decision:

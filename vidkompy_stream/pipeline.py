@@ -26,7 +26,8 @@ from .errors import NotFound, VidkompyError
 from .framering import FrameRing
 from .inputs import Source, open_source, report_damage
 from .layout import LayoutConverter
-from .mapping import Decision, MappingWriter, read_mapping
+from .decision import Decision
+from .mapping import MappingWriter, read_mapping
 from .options import Options
 from .refine import LEVELS
 from .scaling import ReplayReader, ScaledReader, scaled_format

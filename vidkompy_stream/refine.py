@@ -39,7 +39,7 @@ from .cadence import ROWS, Cadence, fit_cadence, subframe_minima
 from .clock import RateParams, fit_rate, gain_is_significant, row_weights
 from .dtw import dtw_offline
 from .kernels.similarity import dot, normalised
-from .mapping import Decision
+from .decision import Decision
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 
-from .mapping import Decision
+from .decision import Decision
 
 log = logging.getLogger(__name__)
 

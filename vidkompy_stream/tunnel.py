@@ -60,7 +60,7 @@ import numpy as np
 
 from .dtw import DEFAULT_CAP, DEFAULT_PENALTY, BandAligner, confidence_from_margin
 from .kernels.tunnel import cheapest, commit, last_finite
-from .mapping import Decision
+from .decision import Decision
 
 
 class TunnelAligner(BandAligner):
