@@ -119,6 +119,8 @@ def test_bad_arguments_raise(pair: dict[str, Path]) -> None:
         vk.align(pair["fg"], pair["bg"], x=3)
     with pytest.raises(vk.UsageError, match="not a whole number"):
         vk.align(pair["fg"], pair["bg"], x=1.5, y=2)
+    with pytest.raises(vk.UsageError, match="force='no': expected True or False"):
+        vk.align(pair["fg"], pair["bg"], force="no")
     with pytest.raises(vk.UsageError, match="give fg_rate"):
         vk.align([frame], pair["bg"])
     with pytest.raises(vk.UsageError, match="even width and height"):

@@ -93,6 +93,8 @@ class Mapping(Sequence[Decision]):
 def _value(name: str, value: object) -> object:
     """A keyword argument as the Options field holds it (seconds and scales exact, as the command parses)."""
     kind = {f.name: f.type for f in dataclasses.fields(Options)}[name]
+    if kind is bool and not isinstance(value, bool):
+        raise UsageError(f"{name}={value!r}: expected True or False")
     if value is None or isinstance(value, bool):
         return value
     if name in ("search_seconds", "lookahead", "offset"):
