@@ -23,7 +23,7 @@ from .compositor import Compositor
 from .errors import UsageError
 from .ffmpeg_tool import find_ffmpeg
 from .inputs import Source
-from .decision import Decision
+from .decision import Decision, bg_frames, confidences
 from .mapping import MappingWriter
 from .options import Options, check, factor, seconds
 from .pipeline import Summary, locate as search, run
@@ -56,8 +56,7 @@ class Mapping(Sequence[Decision]):
     def __init__(self, decisions: list[Decision], placement: Placement, rate: float, offset: Fraction) -> None:
         self._decisions = decisions
         self.placement, self.rate, self.offset = placement, rate, offset
-        self.bg_frames = np.array([d.bg_frame for d in decisions], dtype=np.int64)
-        self.confidence = np.array([np.nan if d.confidence is None else d.confidence for d in decisions])
+        self.bg_frames, self.confidence = bg_frames(decisions), confidences(decisions)
 
     @overload
     def __getitem__(self, index: int) -> Decision: ...

@@ -2,6 +2,9 @@
 follows them, `mapping` writes and reads them as CSV, the API returns them."""
 
 import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
 
 
 @dataclasses.dataclass(frozen=True)
@@ -14,3 +17,13 @@ class Decision:
     confidence: float | None = None
     x: int | None = None
     y: int | None = None
+
+
+def bg_frames(decisions: Sequence[Decision]) -> np.ndarray:
+    """The bg frame of each decision, as an int64 array."""
+    return np.array([d.bg_frame for d in decisions], dtype=np.int64)
+
+
+def confidences(decisions: Sequence[Decision]) -> np.ndarray:
+    """The confidence of each decision, as a float array (NaN where not measured)."""
+    return np.array([np.nan if d.confidence is None else d.confidence for d in decisions], dtype=np.float64)

@@ -18,7 +18,7 @@ import numpy as np
 from .api import frame_rate, options_from
 from .arrays import array_source
 from .errors import UsageError
-from .decision import Decision
+from .decision import Decision, bg_frames, confidences
 from .pipeline import Job, run
 
 ROLES = ("fg", "bg")
@@ -114,11 +114,11 @@ class Aligner:
 
     @property
     def path_(self) -> np.ndarray:
-        return np.array([d.bg_frame for d in self._decisions], dtype=np.int64)
+        return bg_frames(self._decisions)
 
     @property
     def confidence_(self) -> np.ndarray:
-        return np.array([np.nan if d.confidence is None else d.confidence for d in self._decisions])
+        return confidences(self._decisions)
 
     @property
     def placement_(self) -> tuple[int, int] | None:
