@@ -354,7 +354,8 @@ def _prepare(opts: Options, inputs: Inputs, stack: contextlib.ExitStack) -> Job:
         fg, fg_ring, bg_ring, found, scale = _located(opts, inputs, fg_frames, bg_frames)
         position = (found.placement.x, found.placement.y)
     else:
-        fg, scale = inputs.fg, opts.scale if opts.scale is not None else Fraction(1)
+        assert opts.scale is not None, "_given_position refuses --scale auto"
+        fg, scale = inputs.fg, opts.scale
         fg_ring, bg_ring = FrameRing(fg.reader, fg_frames), FrameRing(inputs.bg.reader, bg_frames)
     timing: AlignedTiming | GivenTiming
     if given is None:
