@@ -25,7 +25,7 @@ from .ffmpeg_tool import find_ffmpeg
 from .inputs import Source
 from .decision import Decision, bg_frames, confidences
 from .mapping import MappingWriter
-from .options import Options, check, factor, seconds
+from .options import Options, check, seconds
 from .pipeline import Summary, locate as search, run
 
 __all__ = ["locate", "align", "overlay", "composite", "Mapping", "Placement"]
@@ -90,16 +90,16 @@ class Mapping(Sequence[Decision]):
 
 
 def _value(name: str, value: object) -> object:
-    """A keyword argument as the Options field holds it (seconds and scales exact, as the command parses)."""
-    kind = {f.name: f.type for f in dataclasses.fields(Options)}[name]
+    """A keyword argument as the Options field holds it: through the command's own parser where the field has
+    one (seconds and scales, kept exact), else checked against the field's type."""
+    field = next(f for f in dataclasses.fields(Options) if f.name == name)
+    kind, parse = field.type, field.metadata.get("type")
     if kind is bool and not isinstance(value, bool):
         raise UsageError(f"{name}={value!r}: expected True or False")
     if value is None or isinstance(value, bool):
         return value
-    if name in ("search_seconds", "lookahead", "offset"):
-        return seconds(str(value))
-    if name == "scale":
-        return factor(str(value))
+    if parse is not None:
+        return parse(str(value))
     if int in (kind, *typing.get_args(kind)):
         try:
             return int(str(value))
