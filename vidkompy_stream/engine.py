@@ -34,10 +34,14 @@ class _Handoff:
         self.waiting: str | None = None  # the role the worker waits for
         self.done = False
 
+    def _starved(self, role: str) -> bool:
+        """No `role` frame to take, and more may come."""
+        return not self.queues[role] and not self.ended[role]
+
     def pull(self, role: str) -> np.ndarray | None:
         """The worker's next `role` frame, waiting for a push; None once `role` has ended."""
         with self.cond:
-            while not self.queues[role] and not self.ended[role]:
+            while self._starved(role):
                 self.waiting = role
                 self.cond.notify_all()
                 self.cond.wait()
@@ -60,8 +64,7 @@ class _Handoff:
     def settle(self) -> None:
         """Wait until the worker is done, or waits for a frame that has not been pushed."""
         with self.cond:
-            while not self.done and not (self.waiting is not None and not self.queues[self.waiting]
-                                         and not self.ended[self.waiting]):
+            while not self.done and not (self.waiting is not None and self._starved(self.waiting)):
                 self.cond.wait()
 
     def finish(self) -> None:
