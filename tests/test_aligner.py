@@ -32,8 +32,7 @@ from tests.conftest import (TAG, RunTool, decode, ffmpeg_run, leftover_processes
 from vidkompy_stream.aligner import AlignedTiming, bg_frames_needed, fg_frames_needed, shrink_factor
 from vidkompy_stream.framering import FrameRing
 from vidkompy_stream.pipeline import BgFollower
-from vidkompy_stream.placement import VERIFY_SECONDS
-from vidkompy_stream.refine import LEVELS
+from vidkompy_stream.params import REFINE_LEVELS, SearchParams
 from vidkompy_stream.y4m import Y4MReader
 
 W, H, RATE, SECONDS = 256, 144, 30, 12
@@ -215,7 +214,7 @@ def test_tunnel_mask_leaves_fg_black_corners_out(ffmpeg_exe: str, run_tool: RunT
 
 def test_half_second_lookahead_run(run_tool: RunTool, pairs: dict[str, dict[str, object]], tmp_path: Path) -> None:
     """--lookahead 0.5: one output frame per fg frame, a monotone map, and the first output comes after
-    reading no more fg than the search judges its matches on (VERIFY_SECONDS), or than the lookahead (12
+    reading no more fg than the search judges its matches on (`SearchParams.verify_seconds`), or than the lookahead (12
     frames) plus the refiner's segment, plus the newest frame."""
     pair = pairs["steady"]
     n = len(pair["fg_source"])
@@ -230,7 +229,7 @@ def test_half_second_lookahead_run(run_tool: RunTool, pairs: dict[str, dict[str,
     assert "aligner: dtw, lookahead 12 fg frames" in stderr
     first = re.search(r"first output frame after reading (\d+) fg and (\d+) bg frames", stderr)
     assert first, stderr
-    assert int(first[1]) <= max(12 + LEVELS["fast"].segment, math.ceil(VERIFY_SECONDS * FG_RATE)) + 1, first[0]
+    assert int(first[1]) <= max(12 + REFINE_LEVELS["fast"].segment, math.ceil(SearchParams.verify_seconds * FG_RATE)) + 1, first[0]
     rate, wrong = exact_rate(pair, mapping)
     assert rate >= 0.99, f"exact {rate:.1%}; wrong (fg, bg, right): {wrong[:6]}"
 
@@ -251,7 +250,7 @@ def test_stage_latency_and_bounded_memory(pairs: dict[str, dict[str, object]]) -
     out once, in order, no later than lookahead + segment fg frames after it was fed, and the shrunk crops
     it keeps never outnumber the ring slots."""
     pair = pairs["drift"]
-    lookahead, level = 12, LEVELS["fast"]
+    lookahead, level = 12, REFINE_LEVELS["fast"]
     start = min(right_frames(pair, 0))
     with open(pair["fg_raw"], "rb") as fg_file, open(pair["bg_raw"], "rb") as bg_file:
         fg_reader, bg_reader = Y4MReader(fg_file, "fg"), Y4MReader(bg_file, "bg")

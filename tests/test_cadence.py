@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import RunTool
-from vidkompy_stream import cadence
-from vidkompy_stream.cadence import MIN_ROWS, fit_cadence, subframe_minima
-from vidkompy_stream.cli import run
+from vidkompy_stream import align
+from vidkompy_stream.cadence import fit_cadence, subframe_minima
+from vidkompy_stream.params import AlignParams
 from vidkompy_stream.ffmpeg_tool import find_ffmpeg
 from vidkompy_stream.timing import nearest_bg_frame
 
@@ -99,7 +99,7 @@ def test_fit_cadence_keeps_the_plain_clock_when_fg_is_the_source(fg_rate: Fracti
 def test_fit_cadence_needs_enough_rows_with_a_minimum() -> None:
     fg, position, weight, _ = converted(Fraction(24), Fraction(60), Fraction(25), 240, 2.0, noise=0.1)
     assert fit_cadence(fg, position, weight, 2.5, Fraction(24), Fraction(60)) is not None
-    weight[MIN_ROWS - 1:] = 0.0  # rows without a clear minimum do not count
+    weight[AlignParams.min_rows - 1:] = 0.0  # rows without a clear minimum do not count
     assert fit_cadence(fg, position, weight, 2.5, Fraction(24), Fraction(60)) is None
 
 
@@ -112,8 +112,8 @@ def converted_pair(tmp_path_factory: pytest.TempPathFactory) -> Truth:
     return build(spec, str(tmp_path_factory.mktemp("cadence")), find_ffmpeg(), log=False)
 
 
-def test_refiner_follows_the_cadence_where_a_line_cannot(converted_pair: Truth, run_tool: RunTool, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refiner_follows_the_cadence_where_a_line_cannot(converted_pair: Truth, run_tool: RunTool,
+                                                        tmp_path: Path) -> None:
     """bikes from 2 s in moves fast, then little from about fg frame 58 on, where neighbouring source frames
     look alike under bg's compression: the cadence, fitted on the fast part, puts every fg frame over a bg
     frame showing its source frame; a straight line (no cadence is ever good enough) misses there."""
@@ -123,6 +123,6 @@ def test_refiner_follows_the_cadence_where_a_line_cannot(converted_pair: Truth, 
     assert "converted from one 25 fps source" in done.stderr.decode()
     assert score_map(converted_pair, str(tmp_path / "cadence.csv"))["exact_rate"] == 1.0
 
-    monkeypatch.setattr(cadence, "BETTER", 0.0)
-    assert run([*args, "--map-out", str(tmp_path / "line.csv"), "-o", str(tmp_path / "line.mp4"), "-q"]) == 0
-    assert score_map(converted_pair, str(tmp_path / "line.csv"))["exact_rate"] < 1.0
+    line = str(tmp_path / "line.csv")
+    align(converted_pair.fg_path, converted_pair.bg_path, map_out=line, params=AlignParams(cadence_better=0.0))
+    assert score_map(converted_pair, line)["exact_rate"] < 1.0

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vidkompy_stream.clock import RateParams, difference_standard_error, fit_rate, row_weights
+from vidkompy_stream.clock import difference_standard_error, fit_rate, row_weights
+from vidkompy_stream.params import RateParams
 
 #: Rows of evidence within which a PAL-sized drift must be measured (2 s at 25 fps: a 4 % drift moves bg by
 #: 2 frames in that time, and each row only dates fg to the nearest bg frame).

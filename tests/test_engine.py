@@ -10,7 +10,7 @@ import pytest
 import vidkompy_stream as vk
 from tests.test_api import FG_RATE, RATE, X, Y, lumas, pair  # noqa: F401  (pair: the fixture)
 from vidkompy_stream import engine as engine_module
-from vidkompy_stream.refine import LEVELS
+from vidkompy_stream.params import REFINE_LEVELS
 
 
 def test_doctests_run() -> None:
@@ -43,7 +43,7 @@ def test_pushed_frames_give_aligns_decisions(ffmpeg_exe: str, pair: dict[str, Pa
     decided += engine.finish()
     assert decided == list(vk.align(fg, bg, fg_rate=FG_RATE, bg_rate=RATE))
     assert engine.path_.tolist() == [d.bg_frame for d in decided] and len(engine.confidence_) == len(fg)
-    assert before_finish >= 2 * LEVELS["fast"].segment, "decided as the stream goes, not all at its end"
+    assert before_finish >= 2 * REFINE_LEVELS["fast"].segment, "decided as the stream goes, not all at its end"
     assert min(late) >= round(0.5 * FG_RATE), "no frame decided before the lookahead after it was seen"
     with pytest.raises(vk.UsageError, match="pushed after finish"):
         engine.update(fg[0])

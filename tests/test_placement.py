@@ -14,7 +14,8 @@ import pytest
 import vidkompy_stream as vk
 from tests.conftest import RunTool, ffmpeg_run, life_scene, make_y4m
 from vidkompy_stream.framering import FrameRing
-from vidkompy_stream.placement import OUTCLASSED, OUTCLASSED_PX, PlacementSearch, fg_ring_capacity, outclassed
+from vidkompy_stream.params import SearchParams
+from vidkompy_stream.placement import PlacementSearch, fg_ring_capacity, outclassed
 from vidkompy_stream.spatial import Placement
 from vidkompy_stream.y4m import Y4MReader
 
@@ -198,8 +199,8 @@ def test_a_weak_fit_elsewhere_is_outclassed_by_a_struck_partial_match() -> None:
 
     struck = at(321, 181, 0.98)
     assert outclassed(at(346, 221, 0.612), struck)
-    assert not outclassed(at(346, 221, 0.98 - OUTCLASSED + 0.01), struck)
-    assert not outclassed(at(321 + OUTCLASSED_PX, 181, 0.612), struck)
+    assert not outclassed(at(346, 221, 0.98 - SearchParams.outclassed + 0.01), struck)
+    assert not outclassed(at(321 + SearchParams.outclassed_px, 181, 0.612), struck)
     assert not outclassed(at(346, 221, 0.612), None)
 
 

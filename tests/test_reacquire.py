@@ -8,7 +8,8 @@ import pytest
 
 from tests.conftest import RunTool, ffmpeg_run, life_scene
 from vidkompy_stream.dtw import DTWAligner
-from vidkompy_stream.reacquire import ForwardScan, LockParams, LockWatch
+from vidkompy_stream.params import LockParams
+from vidkompy_stream.reacquire import ForwardScan, LockWatch
 
 
 def test_lock_is_lost_after_patience_rows_in_a_row_flat_rows_saying_nothing() -> None:

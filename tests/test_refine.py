@@ -20,7 +20,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import RunTool, ffmpeg_run, life_scene, luma_frames, make_y4m, read_y4m_frames, scene_index
-from vidkompy_stream.refine import RefineParams, clock_offset, clock_pull, evidence_offset, line_costs, resolve, unit
+from vidkompy_stream.params import RefineParams
+from vidkompy_stream.refine import clock_offset, clock_pull, evidence_offset, line_costs, resolve, unit
 
 INF = np.inf
 PARAMS = RefineParams()  # the defaults the functions use

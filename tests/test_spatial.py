@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import life_scene
 from vidkompy_stream import spatial
+from vidkompy_stream.params import SearchParams
 from vidkompy_stream.errors import NotFound, VidkompyError
 from vidkompy_stream.kernels.match import window_ncc
 from vidkompy_stream.spatial import Placement, choose_factor, locate, locate_small, shrink
@@ -111,7 +112,7 @@ def run(fg: list[np.ndarray], bg: list[np.ndarray], picks: list[int], **kw: obje
 def check(found: Placement, x: int, y: int, black: int = 0) -> None:
     assert (found.x, found.y) == (x, y), found
     assert abs(found.bg_frame - true_bg(found.fg_frame, black)) <= 1, found
-    assert found.agreeing >= 2 and found.score >= spatial.MIN_SCORE, found
+    assert found.agreeing >= 2 and found.score >= SearchParams.min_score, found
 
 
 # --- building blocks -------------------------------------------------------------------------------
@@ -263,8 +264,8 @@ def test_not_found_is_one_clear_line(ffmpeg_exe: str, scene: Scene, bg: list[np.
         assert "\n" not in message and caught.value.best == pytest.approx(float(message.split()[7]), abs=0.005)
         assert message.startswith("fg not found in bg (best match ") and message.endswith(")")
         assert "--" not in message, "the numeric core gives no command-line advice"
-        forced = run(fg, in_bg, spread(0, 75), min_score=0)  # force: accept whatever fits best
-        assert forced.detail < spatial.MIN_DETAIL and f"x={forced.x},y={forced.y}" in message
+        forced = run(fg, in_bg, spread(0, 75), params=SearchParams(min_score=0))  # force: accept whatever fits best
+        assert forced.detail < SearchParams.min_detail and f"x={forced.x},y={forced.y}" in message
 
 
 def test_streaming_api_needs_few_full_frames(scene: Scene, bg: list[np.ndarray]) -> None:
@@ -287,10 +288,10 @@ def test_streaming_api_needs_few_full_frames(scene: Scene, bg: list[np.ndarray])
     assert (found.x, found.y) == (101, 57) and found.bg_frame % 2 == 0
     assert abs(found.bg_frame - true_bg(found.fg_frame)) <= 2
     seeds = [bg_frame for _, bg_frame in found.pairs]
-    reach = spatial.DATE_SCAN + spatial.DATE_REACH
+    reach = SearchParams.date_scan + SearchParams.date_reach
     timeline = set(range(min(seeds) - reach, max(seeds) + reach + 1))
     served = {index for index in asked if index % 2 == 0}
-    assert len(served - timeline) <= spatial.REFINE_TRIES * found.templates
+    assert len(served - timeline) <= SearchParams.refine_tries * found.templates
     assert len(served) < len(horizon) / 4
 
 

@@ -6,7 +6,8 @@ The command (``vidkompy-stream --help``) and its Python API:
 - `align` (fg, bg, **options) -> `Mapping`: fg's placement in bg and the bg frame each fg frame goes over;
 - `overlay` (fg, bg, output, **options) -> `Summary`: the whole job, as the command does it;
 - `composite` (bg_planes, fg_planes, x, y, feather=0): one frame's paste;
-- `Aligner` (fg_rate, bg_rate, **options): the streaming engine, fed frames one at a time.
+- `Aligner` (fg_rate, bg_rate, **options): the streaming engine, fed frames one at a time;
+- `SearchParams`, `AlignParams`, `RefineParams`: the engine's settings (frozen dataclasses).
 
 fg and bg are media files, y4m files or numpy frames; options are the command's long options.
 The names are loaded on first use (PEP 562), so the command starts without numpy, OpenCV and Numba until it
@@ -20,7 +21,8 @@ __version__ = "0.1.0"
 #: Each public name and the module it lives in.
 _WHERE = {"locate": "api", "align": "api", "overlay": "api", "composite": "api", "Mapping": "api",
           "Placement": "api", "Aligner": "engine", "Decision": "decision", "Summary": "pipeline",
-          "VidkompyError": "errors", "NotFound": "errors", "UsageError": "errors"}
+          "VidkompyError": "errors", "NotFound": "errors", "UsageError": "errors", "SearchParams": "params",
+          "AlignParams": "params", "RefineParams": "params"}
 
 __all__ = [*_WHERE, "__version__"]
 

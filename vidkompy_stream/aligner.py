@@ -11,6 +11,7 @@ frames, the bg ring the bg frames between the last committed one and the newest 
 by the lookahead and the band, never by the video's length.
 """
 
+import dataclasses
 import logging
 import math
 import threading
@@ -24,26 +25,19 @@ from .fingerprint import Fingerprinter, FingerprintStore, costs
 from .kernels.similarity import FLAT_THUMB, thumb_features
 from .framering import FrameRing
 from .decision import Decision
-from .reacquire import ForwardScan, LockParams, LockWatch
-from .refine import RefineParams, Refiner
-from .spatial import EDGE_SLACK, content_box, content_mask, fill_masked, shrink
+from .params import AlignParams, RefineParams, SearchParams
+from .reacquire import ForwardScan, LockWatch
+from .refine import Refiner
+from .spatial import content_box, content_mask, fill_masked, shrink
 from .y4m import Y4MFormat
 
 log = logging.getLogger(__name__)
 
-#: fg's picture (inside its own flat bars) must be at least this many px each way to be compared alone.
-MIN_CONTENT = 16
 #: The online aligners, by --engine name: the same interface (window, push, finish, release_point).
 ENGINES: dict[str, type[DTWAligner] | type[TunnelAligner]] = {"dtw": DTWAligner, "tunnel": TunnelAligner,
                                                               "tunnel-mask": TunnelAligner}
 #: Engines that compare only fg's content pixels (`spatial.content_mask`), in the fingerprints and the refiner.
 MASKED = {"tunnel-mask"}
-#: Narrowest aligner band, in bg frames.
-BAND_MIN = 24
-#: Without refinement, crops are shrunk to about this width before fingerprinting.
-SMALL_WIDTH = 240
-#: How often (fg seconds) -v logs the aligner's rate estimate.
-RATE_LOG_SECONDS = 10
 
 
 def preload_kernels() -> None:
@@ -55,10 +49,10 @@ def preload_kernels() -> None:
     threading.Thread(target=thumb_features, args=args, name="preload-kernels", daemon=True).start()
 
 
-def band_width(rate: float) -> int:
+def band_width(rate: float, params: AlignParams = AlignParams()) -> int:
     """The aligner's band: the spatial search dates fg to a frame or two, and the band re-centres on the
     path every fg frame, so a few steps either side suffice (each bg frame in it is held in full)."""
-    return max(BAND_MIN, 4 * default_max_step(rate))
+    return max(params.band_min, 4 * default_max_step(rate))
 
 
 def shrink_factor(width: int, height: int, target: int) -> int:
@@ -76,19 +70,21 @@ def fg_frames_needed(lookahead: int, level: RefineParams | None) -> int:
     return lookahead + (level.segment if level else 0) + 1
 
 
-def bg_frames_needed(fg: Y4MFormat, bg: Y4MFormat, lookahead: int, level: RefineParams | None) -> int:
+def bg_frames_needed(fg: Y4MFormat, bg: Y4MFormat, lookahead: int, level: RefineParams | None,
+                     params: AlignParams = AlignParams()) -> int:
     """bg frames held at once: every pending fg frame stepping the most, plus a band and the refiner's
     candidates."""
     step = default_max_step(float(bg.rate / fg.rate))
     pending = lookahead + (level.segment if level else 0)
-    return pending * step + band_width(float(bg.rate / fg.rate)) + step + 2 + (2 * level.radius if level else 0)
+    return (pending * step + band_width(float(bg.rate / fg.rate), params) + step + 2
+            + (2 * level.radius if level else 0))
 
 
 def _inside(start: int, stop: int, offset: int, length: int) -> tuple[int, int] | None:
     """fg's picture span [start, stop) (fg px, fg at `offset` in bg) trimmed to bg's [0, length), or None
-    when more than EDGE_SLACK px of it lie outside (a letterbox bar's blurred edge may)."""
+    when more than `SearchParams.edge_slack` px of it lie outside (a letterbox bar's blurred edge may)."""
     before, after = max(0, -(offset + start)), max(0, offset + stop - length)
-    return None if before + after > EDGE_SLACK else (start + before, stop - after)
+    return None if before + after > SearchParams.edge_slack else (start + before, stop - after)
 
 
 class AlignedTiming:
@@ -96,7 +92,7 @@ class AlignedTiming:
 
     def __init__(self, fg: Y4MFormat, bg: Y4MFormat, position: tuple[int, int], start: int, lookahead: int,
                  level: RefineParams | None, fg_ring: FrameRing, bg_ring: FrameRing, engine: str = "dtw",
-                 search_seconds: float = 30.0, first: int = 0) -> None:
+                 search_seconds: float = 30.0, first: int = 0, params: AlignParams = AlignParams()) -> None:
         """start: bg frame of fg frame `first`, the first fg frame inside bg (those before it precede bg's first
         frame: fg was started earlier; they are shown over bg frame 0, as nothing nearer exists)."""
         x, y = position
@@ -105,7 +101,7 @@ class AlignedTiming:
         if fg_ring.fill_to(0):  # the search read fg's first second; else this reads frame 0
             x0, y0, x1, y1 = content_box([fg.plane_views(fg_ring.frame(k))[0] for k in range(fg_ring.start,
                                                                                             fg_ring.end)])
-        if x1 - x0 < MIN_CONTENT or y1 - y0 < MIN_CONTENT:
+        if x1 - x0 < params.min_content or y1 - y0 < params.min_content:
             x0, y0, x1, y1 = 0, 0, fg.width, fg.height
         elif (x0, y0, x1, y1) != (0, 0, fg.width, fg.height):
             log.info("fg's picture is %dx%d at (%d, %d) inside its frame: only that part is compared", x1 - x0,
@@ -119,27 +115,31 @@ class AlignedTiming:
         self.box = (slice(y + y0, y + y1), slice(x + x0, x + x1))
         self.fg_ring, self.bg_ring = fg_ring, bg_ring
         self.nominal = float(bg.rate / fg.rate)
-        self.aligner = ENGINES[engine](self.nominal, max(0, start), lookahead, band=band_width(self.nominal))
-        needed = bg_frames_needed(fg, bg, lookahead, level)
+        self.aligner = ENGINES[engine](self.nominal, max(0, start), lookahead, band=band_width(self.nominal, params),
+                                       rate_penalty=params.penalty, penalty_cap=params.penalty_cap,
+                                       confidence_scale=params.confidence_scale)
+        needed = bg_frames_needed(fg, bg, lookahead, level, params)
         if bg_ring.capacity < needed or fg_ring.capacity < fg_frames_needed(lookahead, level):
             raise ValueError("rings too small for the aligner's lookahead")
-        self.factor = shrink_factor(x1 - x0, y1 - y0, level.width if level else SMALL_WIDTH)
+        self.factor = shrink_factor(x1 - x0, y1 - y0, level.width if level else params.small_width)
         self.mask = self._content_mask(fg_ring) if engine in MASKED else None
         self.fg_small: dict[int, np.ndarray] = {}  # fg and bg crops shrunk by `factor`, for the fingerprints
         self.bg_small: dict[int, np.ndarray] = {}  # and the refiner
-        fingerprinter = Fingerprinter((x1 - x0) // self.factor, (y1 - y0) // self.factor)
+        fingerprinter = Fingerprinter((x1 - x0) // self.factor, (y1 - y0) // self.factor, params.thumb_area)
+        self.weights = (params.w_thumb, params.w_grad)
         self.fingerprint = fingerprinter.compute
         self.fg_prints = FingerprintStore(fingerprinter, lookahead + 2)
         self.bg_prints = FingerprintStore(fingerprinter, needed + self.aligner.band)
         self.costs = np.empty(self.aligner.band, np.float32)
         self.next_bg = bg_ring.start  # next bg frame to fingerprint: what the ring holds is fingerprinted first
-        self.refiner = (Refiner(level, self.aligner, self.fg_small.__getitem__, self._bg_small, fg.rate, bg.rate)
-                        if level else None)
-        self.log_every = max(1, math.ceil(RATE_LOG_SECONDS * fg.rate))
+        self.refiner = (Refiner(level, self.aligner, self.fg_small.__getitem__, self._bg_small, fg.rate, bg.rate,
+                                params) if level else None)
+        self.log_every = max(1, math.ceil(params.rate_log_seconds * fg.rate))
         self.bg_short = False  # warned that bg ended before fg
         # re-acquisition after an edit (dtw only): lost within the lookahead, before any frame after it is decided
-        patience = max(2, min(LockParams.patience, lookahead - 1))
-        self.watch = LockWatch(LockParams(patience=patience)) if isinstance(self.aligner, DTWAligner) else None
+        patience = max(2, min(params.lock.patience, lookahead - 1))
+        self.watch = (LockWatch(dataclasses.replace(params.lock, patience=patience))
+                      if isinstance(self.aligner, DTWAligner) else None)
         self.lost: tuple[int, int] | None = None  # fg frames of a lost run, searched for at the next feed
         self.search_frames = math.ceil(search_seconds * bg.rate)
         self.first = first if isinstance(self.aligner, DTWAligner) else 0
@@ -193,7 +193,7 @@ class AlignedTiming:
         lo, hi = self.aligner.window(index)
         self._release(self._release_point())
         self._read_bg(hi)
-        row = costs(self.fg_prints, index, self.bg_prints, lo, hi, self.costs)
+        row = costs(self.fg_prints, index, self.bg_prints, lo, hi, self.costs, *self.weights)
         decisions = self.aligner.push(index, row)
         if self.refiner is not None:
             decisions = self.refiner.add(decisions)
@@ -257,7 +257,7 @@ class AlignedTiming:
             self._read_bg(end)
             if self.next_bg < end:
                 break  # bg has ended
-            score = sum(float(costs(self.fg_prints, first + k, self.bg_prints, j + s, j + s + 1, one)[0])
+            score = sum(float(costs(self.fg_prints, first + k, self.bg_prints, j + s, j + s + 1, one, *self.weights)[0])
                         for k, s in enumerate(span)) / len(span)
             found = scan.offer(j, score)
             if found is not None:

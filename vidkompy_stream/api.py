@@ -26,6 +26,7 @@ from .inputs import Source
 from .decision import Decision, bg_frames, confidences
 from .mapping import MappingWriter
 from .options import Options, check, seconds
+from .params import AlignParams, SearchParams
 from .pipeline import Summary, locate as search, run
 
 __all__ = ["locate", "align", "overlay", "composite", "Mapping", "Placement"]
@@ -156,11 +157,13 @@ def frame_rate(role: str, rate: object) -> Fraction:
 
 
 def locate(fg: Input, bg: Input, *, fg_rate: float | str | Fraction | None = None,
-           bg_rate: float | str | Fraction | None = None, **options: object) -> Placement:
+           bg_rate: float | str | Fraction | None = None, params: SearchParams = SearchParams(),
+           **options: object) -> Placement:
     """Find where fg sits in bg (and, with ``scale="auto"``, at what scale), as `align` does first.
 
     Reads fg's first seconds and bg up to ``search_seconds`` (all of it for a file, to take the best match;
-    a pipe or frames until the first good one). Arguments as for `align` (the timing options do not apply).
+    a pipe or frames until the first good one). Arguments as for `align` (the timing options do not apply);
+    `params`: the search's settings.
 
     Examples
     --------
@@ -175,12 +178,13 @@ def locate(fg: Input, bg: Input, *, fg_rate: float | str | Fraction | None = Non
     Placement(x=90, y=50, score=1.0, scale=Fraction(1, 1))
     """
     opts = options_from(fg, bg, None, options)
-    found = search(opts, find_ffmpeg(opts.ffmpeg), _sources(fg, bg, fg_rate, bg_rate))
+    found = search(opts, find_ffmpeg(opts.ffmpeg), _sources(fg, bg, fg_rate, bg_rate), params)
     return Placement(found.placement.x, found.placement.y, found.placement.score, found.scale)
 
 
 def align(fg: Input, bg: Input, *, fg_rate: float | str | Fraction | None = None,
-          bg_rate: float | str | Fraction | None = None, **options: object) -> Mapping:
+          bg_rate: float | str | Fraction | None = None, search: SearchParams = SearchParams(),
+          params: AlignParams = AlignParams(), **options: object) -> Mapping:
     """Find fg in bg and the bg frame each fg frame belongs over.
 
     Parameters
@@ -190,6 +194,8 @@ def align(fg: Input, bg: Input, *, fg_rate: float | str | Fraction | None = None
         sides), all of one shape, read as they are needed (a generator is fine).
     fg_rate, bg_rate : number, str or Fraction, optional
         Frames per second of an input given as arrays (required for arrays; a file carries its own).
+    search, params : SearchParams, AlignParams, optional
+        The search's and the aligner's settings (the defaults are the command's).
     **options
         The command's long options with underscores: ``x``, ``y`` (placement known), ``offset`` (timing
         known, seconds), ``scale`` ("auto" or a factor), ``search_seconds``, ``engine``, ``lookahead``,
@@ -222,18 +228,20 @@ def align(fg: Input, bg: Input, *, fg_rate: float | str | Fraction | None = None
     """
     decisions: list[Decision] = []
     opts = options_from(fg, bg, None, options)
-    summary = run(opts, find_ffmpeg(opts.ffmpeg), _sources(fg, bg, fg_rate, bg_rate), decisions.append)
+    summary = run(opts, find_ffmpeg(opts.ffmpeg), _sources(fg, bg, fg_rate, bg_rate), decisions.append,
+                  search=search, align=params)
     score = summary.search.placement.score if summary.search is not None else None
     return Mapping(decisions, Placement(summary.x, summary.y, score, summary.scale), summary.rate, summary.offset)
 
 
 def overlay(fg: Input, bg: Input, output: str, *, fg_rate: float | str | Fraction | None = None,
-            bg_rate: float | str | Fraction | None = None, **options: object) -> Summary:
+            bg_rate: float | str | Fraction | None = None, search: SearchParams = SearchParams(),
+            params: AlignParams = AlignParams(), **options: object) -> Summary:
     """The command's whole job: fg found in bg, aligned, composited over it, written to `output`.
 
     Parameters
     ----------
-    fg, bg, fg_rate, bg_rate
+    fg, bg, fg_rate, bg_rate, search, params
         As for `align`.
     output : str
         The output file (encoded by ffmpeg with bg's or fg's audio; a ``.y4m`` file is written raw).
@@ -262,7 +270,7 @@ def overlay(fg: Input, bg: Input, output: str, *, fg_rate: float | str | Fractio
     (52, (90, 50))
     """
     opts = options_from(fg, bg, output, options)
-    return run(opts, find_ffmpeg(opts.ffmpeg), _sources(fg, bg, fg_rate, bg_rate))
+    return run(opts, find_ffmpeg(opts.ffmpeg), _sources(fg, bg, fg_rate, bg_rate), search=search, align=params)
 
 
 def composite(bg_planes: Sequence[np.ndarray] | np.ndarray, fg_planes: Sequence[np.ndarray] | np.ndarray, x: int,

@@ -10,7 +10,7 @@ at the bg centre of source frame round(q * i + phase), q = source rate / fg rate
 It is fitted to where the pixels put each fg frame, not to the refiner's decisions (which the clock pulls):
 the sub-frame position of each cost row's minimum (a parabola through it and its neighbours, weighted by
 its curvature, so flat rows of static footage count for nothing). The common frame rates are tried, each
-at PHASES phases, and a cadence is kept only when it explains those positions much better (BETTER) than the
+at `phases` phases, and a cadence is kept only when it explains those positions much better (`cadence_better`) than the
 plain clocks do (the straight line, and the bg frames nearest to it); converted footage is rare, so by
 default there is none.
 """
@@ -20,20 +20,7 @@ from fractions import Fraction
 
 import numpy as np
 
-#: Source frame rates tried (film, PAL, NTSC, and their doubles).
-SOURCE_RATES = tuple(Fraction(r) for r in ("24000/1001", "24", "25", "30000/1001", "30", "50", "60000/1001", "60"))
-#: Phases tried per rate, evenly over one source frame.
-PHASES = 48
-#: Positions fitted: the last ROWS fg frames' (10 s at 24 fps; 2.7 ms a fit, 600 rows cost 16 ms for nothing).
-ROWS = 240
-#: Fewest rows with a clear minimum before a cadence is fitted (2 s at 24 fps: two periods of 24 over 25).
-MIN_ROWS = 48
-#: A cadence's weighted mean distance to the positions must be below this share of the plain clock's.
-#: Measured over windows of 48 rows of scripts/scenarios.py: fps_24_60 0.49 from its start (0.22-1.05 over any
-#: window, 0.44 over 250 rows) for its true 25 fps source; the other rate-changing scenarios 0.75 or more
-#: (against the straight line alone, without the nearest-frame clock, fps_50_25 fell to 0.26).
-BETTER = 0.6
-
+from .params import AlignParams
 
 @dataclasses.dataclass(frozen=True)
 class Cadence:
@@ -84,19 +71,19 @@ def _spread(model: np.ndarray, position: np.ndarray, weight: np.ndarray) -> tupl
 
 
 def _fit(source: Fraction, fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: float,
-         fg_rate: Fraction) -> tuple[Cadence, float]:
+         fg_rate: Fraction, phases: int) -> tuple[Cadence, float]:
     """The best phase of one source rate's cadence, and its weighted mean distance to the positions."""
     q = float(source / fg_rate)
     step = rate / q
-    phases = np.arange(PHASES) / PHASES
-    models = step * np.floor(q * fg[None, :] + phases[:, None] + 0.5)
+    shifts = np.arange(phases) / phases
+    models = step * np.floor(q * fg[None, :] + shifts[:, None] + 0.5)
     offsets, spreads = _spread(models, position, weight)
     k = int(np.argmin(spreads))
-    return Cadence(source, q, step, float(phases[k]), float(offsets[k])), float(spreads[k])
+    return Cadence(source, q, step, float(shifts[k]), float(offsets[k])), float(spreads[k])
 
 
 def fit_cadence(fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: float, fg_rate: Fraction,
-                bg_rate: Fraction) -> Cadence | None:
+                bg_rate: Fraction, params: AlignParams = AlignParams()) -> Cadence | None:
     """The cadence of a common source that best explains the sub-frame positions of fg frames `fg`
     (`rate`: bg frames per fg frame), or None: too few positions, or a plain clock does as well.
 
@@ -104,10 +91,10 @@ def fit_cadence(fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: 
     nearest bg frame to it. Only sources slower than bg (which bg repeats) can make a sawtooth."""
     keep = weight > 0
     fg, position, weight = np.asarray(fg, np.float64)[keep], position[keep], weight[keep]
-    if len(fg) < MIN_ROWS:
+    if len(fg) < params.min_rows:
         return None
-    plain = min(_fit(source, fg, position, weight, rate, fg_rate)[1] for source in (fg_rate, bg_rate))
-    fits = [_fit(source, fg, position, weight, rate, fg_rate) for source in SOURCE_RATES
+    plain = min(_fit(source, fg, position, weight, rate, fg_rate, params.phases)[1] for source in (fg_rate, bg_rate))
+    fits = [_fit(source, fg, position, weight, rate, fg_rate, params.phases) for source in params.source_rates
             if source < bg_rate and source != fg_rate]
     best = min(fits, key=lambda fit: fit[1], default=None)
-    return best[0] if best is not None and best[1] < BETTER * plain else None
+    return best[0] if best is not None and best[1] < params.cadence_better * plain else None

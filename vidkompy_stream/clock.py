@@ -28,20 +28,12 @@ import math
 import numpy as np
 from scipy import stats
 
+from .params import RateParams
+
 #: Variance (frames^2) of where the right bg frame lies about the exact line: nearest-frame rounding.
 ROUNDING_VARIANCE = 1.0 / 12.0
 #: A normal distribution's standard deviation over its median absolute deviation.
 MAD_TO_SD = 1.4826
-
-
-@dataclasses.dataclass(frozen=True)
-class RateParams:
-    """How the rate is fitted to the evidence."""
-
-    drift: float = 0.05  #: prior sd of the rate, relative to the nominal rate (PAL speed-up: 0.042)
-    tolerance: float = 1.5  #: bg frames: rows farther from the line are not used (a drop, a cut, a wrong minimum)
-    passes: int = 4  #: refits, each keeping the rows near the line found by the last
-    significance: float = 3.0  #: a drift's two-sided tail probability, as the normal's standard errors (3: 0.27 %)
 
 
 @dataclasses.dataclass(frozen=True)

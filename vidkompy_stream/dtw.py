@@ -37,11 +37,9 @@ import numpy as np
 
 from .kernels.dtw import fill_row, fit_clock, solve
 from .decision import Decision
+from .params import AlignParams
 
 
-DEFAULT_PENALTY = 0.01  # per bg frame of distance from the clock line
-DEFAULT_CAP = 10.0  # bg frames; beyond this the pull stops growing, so a wrong clock cannot outvote content
-CONFIDENCE_SCALE = 0.05  # margin (cost units) at which confidence reaches 1 - 1/e
 
 
 def default_max_step(rate: float) -> int:
@@ -54,7 +52,7 @@ def default_band(max_step: int) -> int:
     return max(48, 8 * max_step)
 
 
-def confidence_from_margin(margin: float, scale: float = CONFIDENCE_SCALE) -> float:
+def confidence_from_margin(margin: float, scale: float) -> float:
     """1 - exp(-margin / scale); a negative margin (nothing to compare against) gives 0."""
     if margin < 0.0:
         return 0.0
@@ -125,7 +123,7 @@ class BandAligner:
     _finished: bool
 
     def __init__(self, rate: float, start: int, lookahead: int, band: int | None, max_step: int | None,
-                 rate_penalty: float, penalty_cap: float) -> None:
+                 rate_penalty: float, penalty_cap: float, confidence_scale: float) -> None:
         """Check and keep the parameters both aligners take (see DTWAligner) and start the clock."""
         if not rate > 0 or not math.isfinite(rate):
             raise ValueError(f"rate must be positive, got {rate}")
@@ -139,6 +137,7 @@ class BandAligner:
             raise ValueError(f"band {self.band} must exceed max_step {self.max_step} and twice the rate")
         self.lookahead = int(lookahead)
         self.rate_penalty, self.penalty_cap = float(rate_penalty), float(penalty_cap)
+        self.confidence_scale = float(confidence_scale)
         self.clock = ClockTracker(rate, start)
 
     @property
@@ -197,9 +196,10 @@ class DTWAligner(BandAligner):
     """
 
     def __init__(self, rate: float, start: int, lookahead: int, *, band: int | None = None,
-                 max_step: int | None = None, rate_penalty: float = DEFAULT_PENALTY,
-                 penalty_cap: float = DEFAULT_CAP) -> None:
-        super().__init__(rate, start, lookahead, band, max_step, rate_penalty, penalty_cap)
+                 max_step: int | None = None, rate_penalty: float = AlignParams.penalty,
+                 penalty_cap: float = AlignParams.penalty_cap,
+                 confidence_scale: float = AlignParams.confidence_scale) -> None:
+        super().__init__(rate, start, lookahead, band, max_step, rate_penalty, penalty_cap, confidence_scale)
         rows, width = self.lookahead + 1, self.band
         self._cost = np.full((rows, width), np.inf)
         self._acc = np.full((rows, width), np.inf)
@@ -269,7 +269,7 @@ class DTWAligner(BandAligner):
         return self._root if self._root >= 0 else self._lo0
 
     def _commit(self, fg: int, bg: int, margin: float) -> Decision:
-        confidence = confidence_from_margin(margin)
+        confidence = confidence_from_margin(margin, self.confidence_scale)
         self.clock.add(fg, bg, confidence)
         self._root = bg
         self._first = fg + 1
@@ -277,7 +277,7 @@ class DTWAligner(BandAligner):
 
 
 def dtw_offline(costs: np.ndarray, rate: float, *, max_step: int | None = None, rate_penalty: float = 0.0,
-                clock: np.ndarray | None = None, offset: float = 0.0, penalty_cap: float = DEFAULT_CAP,
+                clock: np.ndarray | None = None, offset: float = 0.0, penalty_cap: float = AlignParams.penalty_cap,
                 lo: np.ndarray | None = None) -> np.ndarray:
     """Exact minimiser of the online objective over a whole cost matrix: the bg frame of every fg frame.
 

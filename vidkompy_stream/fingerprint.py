@@ -2,11 +2,11 @@
 
 A fingerprint is computed from a small luma thumbnail of the frame (fg, or the bg crop under the fg rect):
 the crop is box-shrunk by an integer factor f with INTER_AREA (halving steps, then one odd step: OpenCV's fast
-paths; one non-integer step costs ~7x more), f chosen so the thumbnail has about THUMB_AREA = 96x54 pixels
+paths; one non-integer step costs ~7x more), f chosen so the thumbnail has about `AlignParams.thumb_area` = 96x54 pixels
 (720p: f=12, 106x60; 1080p: f=20, 96x54). From it, in one Numba pass (kernels/similarity.py):
 
-* gradient vector: 3x3 Sobel gx and gy of the thumbnail interior, zero-mean, unit-norm (weight W_GRAD = 0.7);
-* thumbnail vector: the luma itself, zero-mean, unit-norm (weight W_THUMB = 0.3).
+* gradient vector: 3x3 Sobel gx and gy of the thumbnail interior, zero-mean, unit-norm (weight `AlignParams.w_grad` = 0.7);
+* thumbnail vector: the luma itself, zero-mean, unit-norm (weight `AlignParams.w_thumb` = 0.3).
 
 cost = sum of weight * (1 - ZNCC): ~0 for the same content, ~1 for unrelated content, blind to luma gain and
 offset (a frame with no contrast matches only another flat frame). Measured by scripts/bench_fingerprint.py on
@@ -52,20 +52,19 @@ import numpy as np
 
 from vidkompy_stream.kernels.similarity import thumb_features, window_costs
 
-THUMB_AREA = 96 * 54  # target thumbnail pixels (the integer shrink factor makes it 1x..~1.3x this)
-W_GRAD = 0.7  # weight of the gradient ZNCC cost
-W_THUMB = 0.3  # weight of the thumbnail ZNCC cost
+from .params import AlignParams
+
 
 
 class Fingerprinter:
     """Turns luma crops of one size (width x height) into fingerprints stored in a FingerprintStore."""
 
-    def __init__(self, width: int, height: int) -> None:
+    def __init__(self, width: int, height: int, thumb_area: int = AlignParams.thumb_area) -> None:
         if width < 3 or height < 3:
             raise ValueError(f"fingerprint needs a crop of at least 3x3, got {width}x{height}")
         self.width = int(width)
         self.height = int(height)
-        f = max(1, int(math.sqrt(self.width * self.height / THUMB_AREA)))
+        f = max(1, int(math.sqrt(self.width * self.height / thumb_area)))
         if f >= 8:  # prefer factors 2^k * odd with k >= 2: halving steps are ~3x cheaper than one big step
             f -= f % 4
         elif f >= 4:
@@ -144,13 +143,13 @@ def costs(
     lo: int,
     hi: int,
     out: np.ndarray,
-    w_thumb: float = W_THUMB,
-    w_grad: float = W_GRAD,
+    w_thumb: float = AlignParams.w_thumb,
+    w_grad: float = AlignParams.w_grad,
 ) -> np.ndarray:
     """out[k] = cost of fg frame fg_index against bg frame lo + k, k in range(hi - lo); returns out[:hi - lo].
 
     float32, ~0 for the same content, ~1 unrelated, +inf where bg does not hold frame lo + k. Raises KeyError
-    if fg does not hold fg_index. The weights default to the measured choice (W_THUMB, W_GRAD).
+    if fg does not hold fg_index. The weights default to `AlignParams`'.
     """
     n = max(0, hi - lo)
     if out.dtype != np.float32 or out.ndim != 1 or out.shape[0] < n:

@@ -29,9 +29,9 @@ from .layout import LayoutConverter
 from .decision import Decision
 from .mapping import MappingWriter, read_mapping
 from .options import Options
-from .refine import LEVELS
 from .scaling import ReplayReader, ScaledReader, scaled_format
-from .placement import AUTO_SCALES, LEAD_SECONDS, TEMPLATE_SECONDS, Found, PlacementSearch, fg_ring_capacity
+from .params import REFINE_LEVELS, AlignParams, SearchParams
+from .placement import Found, PlacementSearch, fg_ring_capacity
 from .outputs import AudioSource, EncoderSettings, EncoderSink, Sink, Y4MFileSink, Y4MSink
 from .processes import ChildGroup, threads_each
 from .timing import MapTiming, OffsetTiming, nearest_bg_frame
@@ -163,14 +163,14 @@ def _scaled(fg: Source, scale: Fraction, why: str) -> Source:
 
 
 def _scan(opts: Options, inputs: "Inputs", fg_ring: FrameRing, bg_frames: int, seconds: Fraction,
-          first: int = 0) -> tuple[Found, FrameRing]:
+          params: SearchParams, first: int = 0) -> tuple[Found, FrameRing]:
     """Find fg in bg's first `seconds` (reading both), with templates from fg frame `first` on; the bg ring
     returned (at least `bg_frames` long) holds the frames from about the found start on. A bg file is searched
     over the whole horizon for the best match and read again up to it; a pipe is taken at the first match."""
-    scales = AUTO_SCALES if opts.scale is None else (Fraction(1),)
+    scales = params.auto_scales if opts.scale is None else (Fraction(1),)
     whole = inputs.is_file("bg") and not opts.force
     fgf = fg_ring.reader.format
-    search = PlacementSearch(fgf, inputs.bg.reader.format, seconds, opts.force, scales, whole=whole)
+    search = PlacementSearch(fgf, inputs.bg.reader.format, seconds, opts.force, scales, whole, params)
     search.take_templates(fg_ring, first)
     bg_ring = FrameRing(inputs.bg.reader, max(search.bg_window, bg_frames))
     found = search.scan(bg_ring)
@@ -223,26 +223,27 @@ class Inputs:
         return new
 
 
-def _search(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int) -> tuple[Found, FrameRing, FrameRing]:
+def _search(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int,
+            params: SearchParams) -> tuple[Found, FrameRing, FrameRing]:
     """Find fg in bg: the placement, and the fg and bg rings to go on from. When fg's first second is not in
     bg and both are files, fg may have started before bg: templates from each later second of fg, up to
-    LEAD_SECONDS, are looked for at bg's start (both files read again), and then fg is read from its start."""
-    capacity = max(fg_ring_capacity(inputs.fg.reader.format), fg_frames)
+    `params.lead_seconds`, are looked for at bg's start (both files read again), and then fg is read from its start."""
+    capacity = max(fg_ring_capacity(inputs.fg.reader.format, params), fg_frames)
     fg_ring = FrameRing(inputs.fg.reader, capacity)
     try:
-        found, bg_ring = _scan(opts, inputs, fg_ring, bg_frames, opts.search_seconds)
+        found, bg_ring = _scan(opts, inputs, fg_ring, bg_frames, opts.search_seconds, params)
         return found, fg_ring, bg_ring
     except NotFound as exc:
         if opts.scale is None or not inputs.is_file("fg", "bg"):
             raise
         failure = exc
     log.info("fg not found from its start: looking for fg's later seconds at bg's start (fg started first?)")
-    for lead in range(1, LEAD_SECONDS + 1):
+    for lead in range(1, params.lead_seconds + 1):
         log.debug("search: fg from %d s on, at bg's start", lead)
         fg_ring = FrameRing(inputs.reopen("fg").reader, capacity)
         inputs.reopen("bg")
         try:
-            found, bg_ring = _scan(opts, inputs, fg_ring, bg_frames, lead + 2 * TEMPLATE_SECONDS,
+            found, bg_ring = _scan(opts, inputs, fg_ring, bg_frames, lead + 2 * params.template_seconds, params,
                                    math.ceil(lead * fg_ring.reader.format.rate))
         except NotFound:
             continue
@@ -253,11 +254,12 @@ def _search(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int) -> tu
     raise failure
 
 
-def locate(opts: Options, exe: str, sources: dict[str, Source] | None = None) -> Found:
+def locate(opts: Options, exe: str, sources: dict[str, Source] | None = None,
+           params: SearchParams = SearchParams()) -> Found:
     """The search alone: where fg goes in bg (and its scale, start and offset), as `run` finds it."""
     with ChildGroup() as group, contextlib.ExitStack() as stack:
         inputs = Inputs(opts, exe, group, stack, sources)
-        return _search(opts, inputs, 1, 1)[0]
+        return _search(opts, inputs, 1, 1, params)[0]
 
 
 def _inside_bg(offset: Fraction, fg_rate: Fraction, bg_rate: Fraction) -> int:
@@ -313,11 +315,11 @@ def _given_position(opts: Options, first: Decision | None) -> tuple[int, int] | 
     return position
 
 
-def _located(opts: Options, inputs: Inputs, fg_frames: int,
-             bg_frames: int) -> tuple[Source, FrameRing, FrameRing, Found, Fraction]:
+def _located(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int,
+             params: SearchParams) -> tuple[Source, FrameRing, FrameRing, Found, Fraction]:
     """Search bg for fg: fg as it goes on (resized when the search measured a scale), the rings, what was
     found, and the scale."""
-    found, fg_ring, bg_ring = _search(opts, inputs, fg_frames, bg_frames)
+    found, fg_ring, bg_ring = _search(opts, inputs, fg_frames, bg_frames, params)
     fg, scale = inputs.fg, opts.scale if opts.scale is not None else found.scale
     if opts.scale is None and scale != 1:
         assert fg_ring.start == 0, "the search keeps every fg frame it read"
@@ -327,17 +329,18 @@ def _located(opts: Options, inputs: Inputs, fg_frames: int,
 
 
 def _aligned(opts: Options, fg: Y4MFormat, bg: Y4MFormat, rings: tuple[FrameRing, FrameRing], lookahead: int,
-             position: tuple[int, int], found: Found | None) -> AlignedTiming:
+             position: tuple[int, int], found: Found | None, params: AlignParams) -> AlignedTiming:
     """The aligner, started at the search's date (fg frames before bg's first frame go over bg frame 0)."""
     if found is None:
         log.warning("no --offset: fg is aligned from bg's start (give --offset if fg starts later)")
     lead = _inside_bg(found.offset, fg.rate, bg.rate) if found else 0
     start = nearest_bg_frame(lead, fg.rate, bg.rate, found.offset) if found and lead else found.start if found else 0
-    return AlignedTiming(fg, bg, position, start, lookahead, LEVELS.get(opts.refine), *rings, opts.engine,
-                         float(opts.search_seconds), lead)
+    return AlignedTiming(fg, bg, position, start, lookahead, REFINE_LEVELS.get(opts.refine), *rings, opts.engine,
+                         float(opts.search_seconds), lead, params)
 
 
-def _prepare(opts: Options, inputs: Inputs, stack: contextlib.ExitStack) -> Job:
+def _prepare(opts: Options, inputs: Inputs, stack: contextlib.ExitStack, search: SearchParams,
+             align: AlignParams) -> Job:
     """Open the given timing or search for fg, and build the timing that decides each fg frame."""
     fgf, bgf = inputs.fg.reader.format, inputs.bg.reader.format
     log.info("fg %s @ %s fps (%s), bg %s @ %s fps (%s)", fgf.size_text, fgf.rate_text, inputs.fg.spec,
@@ -346,12 +349,12 @@ def _prepare(opts: Options, inputs: Inputs, stack: contextlib.ExitStack) -> Job:
     first = given.decide(0) if given is not None else None
     position = _given_position(opts, first)
     lookahead = max(1, round(opts.lookahead * fgf.rate)) if given is None else 0
-    level = LEVELS.get(opts.refine) if given is None else None
+    level = REFINE_LEVELS.get(opts.refine) if given is None else None
     fg_frames = fg_frames_needed(lookahead, level)
     bg_frames = bg_frames_needed(fgf, bgf, lookahead, level) if given is None else 1
     found = None
     if position is None:
-        fg, fg_ring, bg_ring, found, scale = _located(opts, inputs, fg_frames, bg_frames)
+        fg, fg_ring, bg_ring, found, scale = _located(opts, inputs, fg_frames, bg_frames, search)
         position = (found.placement.x, found.placement.y)
     else:
         assert opts.scale is not None, "_given_position refuses --scale auto"
@@ -359,7 +362,7 @@ def _prepare(opts: Options, inputs: Inputs, stack: contextlib.ExitStack) -> Job:
         fg_ring, bg_ring = FrameRing(fg.reader, fg_frames), FrameRing(inputs.bg.reader, bg_frames)
     timing: AlignedTiming | GivenTiming
     if given is None:
-        timing = _aligned(opts, fg.reader.format, bgf, (fg_ring, bg_ring), lookahead, position, found)
+        timing = _aligned(opts, fg.reader.format, bgf, (fg_ring, bg_ring), lookahead, position, found, align)
         offset = found.offset if found else Fraction(0)
     else:
         assert first is not None
@@ -452,18 +455,19 @@ def _stream(job: Job, output: Output, bar: tqdm) -> None:
 
 
 def run(opts: Options, exe: str, sources: dict[str, Source] | None = None,
-        record: Callable[[Decision], None] | None = None, on_start: Callable[[Job], None] | None = None) -> Summary:
+        record: Callable[[Decision], None] | None = None, on_start: Callable[[Job], None] | None = None,
+        search: SearchParams = SearchParams(), align: AlignParams = AlignParams()) -> Summary:
     """Run one job as described by validated options; raise VidkompyError on failure. `sources`: inputs
     already opened (numpy frames), by role, instead of opts.fg/opts.bg; `record`: called with every decision
     as it is made (with opts.output None, nothing else is made); `on_start`: called with the job once fg is
-    found and the timing built."""
+    found and the timing built; `search`, `align`: the engine's settings."""
     started = time.monotonic()
     cv2.setNumThreads(threads_each())
     if opts.offset is None and opts.map_in is None:
         preload_kernels()
     with ChildGroup() as group, contextlib.ExitStack() as stack:
         inputs = Inputs(opts, exe, group, stack, sources)
-        job = _prepare(opts, inputs, stack)
+        job = _prepare(opts, inputs, stack, search, align)
         if on_start is not None:
             on_start(job)
         output = Output(opts, exe, group, job, record)

@@ -8,8 +8,8 @@ read the horizon first and decide later (20 s of 1080p is 1.8 GB). Instead:
    (they are output later); `spatial.make_templates` drops flat and duplicate ones. Areas of fg's picture
    that stay dark and still over them (`spatial.content_mask`: black corners, a vignette, a black inset
    that bg need not show) are filled with the picture's mean, so every correlation leaves them out.
-2. Tracking: every TRACK_FPS-th of a second, a bg frame is shrunk to ~240 px wide and scored against
-   up to TRACK_TEMPLATES of the templates (`spatial.coarse_peak`). The best score dates fg frame 0 in
+2. Tracking: every `track_fps`-th of a second, a bg frame is shrunk to ~240 px wide and scored against
+   up to `track_templates` of the templates (`spatial.coarse_peak`). The best score dates fg frame 0 in
    bg (bg frame of the match minus the template's fg time); it is a candidate once a majority of the
    tracked templates score at least the minimum score on its stretch.
 3. Settling: once bg has been read past the candidate's date by the templates' span (all templates'
@@ -18,14 +18,14 @@ read the horizon first and decide later (20 s of 1080p is 1.8 GB). Instead:
    the ring still holds, and checks the result: score, detail, agreement, and templates matching in
    fg's order (`Placement.order`). Found: done. Not: the candidate is struck and tracking goes on.
 4. Rivals (`whole`, a bg file): a found placement does not end the search. Each becomes a
-   `rivals.Rival`, judged on fg frames of the next VERIFY_SECONDS against the bg frames read after it,
+   `rivals.Rival`, judged on fg frames of the next `verify_seconds` against the bg frames read after it,
    tracking goes on to the horizon's end, and the rival that fits best wins (a still opening, a pan over a
    still scene or a replay fits at several places and times; fg's next seconds tell which is fg's).
    The caller then reads bg again up to the winner. A pipe is taken at the first placement found.
 5. Memory: the bg ring keeps only the frames a candidate may still need (the span plus margins), and
    the shrunk copies of those. What is read before the found start is dropped, what comes after it is
    shown.
-6. Scale (`--scale auto`): the templates are made at each of AUTO_SCALES and all are tracked; the first
+6. Scale (`--scale auto`): the templates are made at each of `auto_scales` and all are tracked; the first
    candidate that settles fixes the scale, refined to the pixel of fg's width on its seed pairs
    (`spatial.refine_scale`); tracking then goes on at that scale alone (from the bg frames held) and its
    placement must pass higher thresholds (AUTO_MIN_*), else every scale is tracked again.
@@ -43,11 +43,10 @@ import numpy as np
 
 from .errors import NotFound, VidkompyError
 from .framering import FrameRing
+from .params import SearchParams
 from .rivals import Rival, catch_up, make_rival, prune, summed, winner
 from .scaling import scaled_format
 from .spatial import (
-    MIN_DETAIL,
-    MIN_SCORE,
     Placement,
     Template,
     choose_factor,
@@ -66,49 +65,8 @@ from .y4m import Y4MFormat
 
 log = logging.getLogger(__name__)
 
-#: Templates taken from fg's first TEMPLATE_SECONDS of picture, at most TEMPLATES of them.
-TEMPLATES = 6
-TEMPLATE_SECONDS = Fraction(1)
-#: fg frames held while its opening is flat (black, a fade) before giving up on finding a picture.
-MAX_FLAT_SECONDS = 5
-#: fg may have started up to this many seconds before bg (the recordings were started in either order): when
-#: fg's first second is not found, each later second of it is looked for at bg's start (files only).
-LEAD_SECONDS = 5
-#: bg frames scored against the templates per second of bg while tracking, and templates tracked.
-TRACK_FPS = 10
-TRACK_TEMPLATES = 3
-#: Minimum `Placement.order` of an accepted placement (measured: >= 0.999 found, 0.44 for a stretch
-#: replaying fg's pictures backwards).
-MIN_ORDER = 0.9
-#: Extra bg frames read past a candidate's stretch before it is settled.
-SETTLE = 2
-#: See `outclassed`. long_720p_10min (fg's pictures recur in bg every 10 s, fg starts on a recurrence cut by
-#: bg's start): struck at (321, 181) with 0.93-0.98 (1-2 of 6 templates agree), then a look-alike at (346, 221)
-#: scored 0.612.
-OUTCLASSED = 0.15
-OUTCLASSED_PX = 4
-#: Whole-horizon search (`rivals`): each accepted placement is checked against fg frames from its first
-#: VERIFY_SECONDS (every TRACK_FPS-th of a second). Of two places, the one that fits them better wins; of
-#: two datings at one place, a later one wins when its mismatch is BETTER smaller, or BETTER_FAR when more
-#: than VERIFY_SECONDS apart (another showing: `rivals.winner`).
-VERIFY_SECONDS = Fraction(3)
-BETTER = 0.25
-BETTER_FAR = 2 / 3
-#: ... each scored within LAG_STRIDES tracking strides (bg frames) of its clock: a settle on a slow or still
-#: stretch may date fg a few frames off.
-LAG_STRIDES = 1
-#: Scales --scale auto tries (fg's width in bg over its own): 1 down to 1/2 in steps of about 4 %, each
-#: tracked like a scale of its own; the winner's width is then refined to the pixel (`spatial.refine_scale`)
-#: within SCALE_REACH of it.
-AUTO_SCALES = tuple(Fraction(round(100 * 0.96**k), 100) for k in range(18))
-SCALE_REACH = 0.03
-SCALE_RECHECK = 0.005  # ... and checked again within this of the width found, once fg is found at it
-#: At a measured scale a placement must score at least these (zooming footage fits another scale at another
-#: time: on bench_search's 1080p zoom scene such a fit scored 0.91 / detail 0.49, the true one 0.987 / 0.964;
-#: real clips at their true scale score 0.95-0.998 / 0.79-0.96, see `spatial`).
-AUTO_MIN_SCORE = 0.93
-AUTO_MIN_DETAIL = 0.6
-
+#: The settings the command runs with.
+DEFAULT = SearchParams()
 
 @dataclasses.dataclass(frozen=True)
 class Found:
@@ -123,22 +81,22 @@ class Found:
     scale: Fraction = Fraction(1)  # fg's width in bg over its own; the placement is of fg at this scale
 
 
-def fg_ring_capacity(fg: Y4MFormat) -> int:
+def fg_ring_capacity(fg: Y4MFormat, params: SearchParams = DEFAULT) -> int:
     """fg frames the search may hold: the flat opening allowance plus the template span."""
-    return math.ceil((MAX_FLAT_SECONDS + TEMPLATE_SECONDS) * fg.rate) + 1
+    return math.ceil((params.max_flat_seconds + params.template_seconds) * fg.rate) + 1
 
 
 def _luma(fmt: Y4MFormat, frame: np.ndarray) -> np.ndarray:
     return fmt.plane_views(frame)[0]
 
 
-def outclassed(found: Placement, struck: Placement | None) -> bool:
-    """Whether a placement is much weaker (OUTCLASSED) than one struck only because too few templates agreed
-    or they matched out of order, at another place (farther than OUTCLASSED_PX): fg's pictures were seen
+def outclassed(found: Placement, struck: Placement | None, params: SearchParams = DEFAULT) -> bool:
+    """Whether a placement is much weaker (`outclassed`) than one struck only because too few templates agreed
+    or they matched out of order, at another place (farther than `outclassed_px`): fg's pictures were seen
     there (replayed, or cut short by bg's start), so a weak fit elsewhere is a look-alike; the search goes on
     for them whole and in order."""
-    return (struck is not None and struck.score - found.score > OUTCLASSED
-            and max(abs(struck.x - found.x), abs(struck.y - found.y)) > OUTCLASSED_PX)
+    return (struck is not None and struck.score - found.score > params.outclassed
+            and max(abs(struck.x - found.x), abs(struck.y - found.y)) > params.outclassed_px)
 
 
 def _resized(luma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -161,12 +119,13 @@ class PlacementSearch:
     """One search: `take_templates` on the fg ring, then `scan` a bg ring of `bg_window` frames."""
 
     def __init__(self, fg: Y4MFormat, bg: Y4MFormat, search_seconds: Fraction, force: bool,
-                 scales: Sequence[Fraction] = (Fraction(1),), whole: bool = False) -> None:
+                 scales: Sequence[Fraction] = (Fraction(1),), whole: bool = False,
+                 params: SearchParams = DEFAULT) -> None:
         """scales: fg's candidate widths in bg over its own (1: as it is); those leaving fg larger than bg are
         dropped. With more than one, the best is refined to the pixel. whole: read the whole
         horizon and take the placement that fits fg's next seconds best (`rivals.winner`), not the first;
         its start may then lie before the frames the ring still holds (the caller reads bg again)."""
-        self.fg, self.bg = fg, bg
+        self.fg, self.bg, self.params = fg, bg, params
         self.whole = whole
         self.rivals: list[Rival] = []  # the placements accepted so far (whole horizon), in bg order
         self.fg_ring: FrameRing | None = None  # fg's frames, for the rivals' probes
@@ -174,17 +133,17 @@ class PlacementSearch:
         self.probe_cache: dict[tuple[Fraction, tuple[int, int, int, int]], list[np.ndarray]] = {}  # `_probes`
         self.mask: np.ndarray | None = None  # fg's pixels compared (the templates' mask), None: all
         self.horizon = max(1, math.ceil(search_seconds * bg.rate))
-        self.min_score, self.min_detail = (0.0, 0.0) if force else (MIN_SCORE, MIN_DETAIL)
+        self.min_score, self.min_detail = (0.0, 0.0) if force else (self.params.min_score, self.params.min_detail)
         sizes = {scale: self._size(scale) for scale in scales}
         # one scale: fg's picture (its flat bars cropped) must fit in bg, which make_templates checks
         self.sizes = {scale: size for scale, size in sizes.items()
                       if len(sizes) == 1 or (size[0] <= bg.width and size[1] <= bg.height)}
         if not self.sizes:
             raise VidkompyError(f"fg {fg.size_text} is larger than bg {bg.size_text} at every scale tried")
-        self.factor = choose_factor(bg.width, *min(self.sizes.values()))
+        self.factor = choose_factor(bg.width, *min(self.sizes.values()), params)
         self.small_w, self.small_h = bg.width // self.factor, bg.height // self.factor
         self.rate = bg.rate / fg.rate  # bg frames per fg frame
-        self.stride = max(1, round(bg.rate / TRACK_FPS))
+        self.stride = max(1, round(bg.rate / self.params.track_fps))
         self.scaled: list[_Scaled] = []
         self.measuring = len(self.sizes) > 1 or next(iter(self.sizes)) != 1  # the scale is to be measured
         self.measured = False  # searching at a measured scale (`_measure`)
@@ -197,18 +156,18 @@ class PlacementSearch:
         self.work = 0.0
 
     def take_templates(self, ring: FrameRing, first: int = 0) -> None:
-        """Read fg until TEMPLATES frames spread over a second of picture from fg frame `first` on are held,
+        """Read fg until `templates` frames spread over a second of picture from fg frame `first` on are held,
         and prepare them (fg frames before `first` are read and dropped: a search for fg that started before
         bg, on a reopened fg).
 
         Flat opening frames (black, a fade) are read and held (they are output later) but not used."""
         self.started = time.monotonic()
-        every = max(1, round(TEMPLATE_SECONDS * self.fg.rate / TEMPLATES))
-        flat_limit = first + math.ceil(MAX_FLAT_SECONDS * self.fg.rate)
+        every = max(1, round(self.params.template_seconds * self.fg.rate / self.params.templates))
+        flat_limit = first + math.ceil(self.params.max_flat_seconds * self.fg.rate)
         picks: list[int] = []
         ring.release_before(first)
         i = first
-        while len(picks) < TEMPLATES and (picks or i <= flat_limit) and ring.fill_to(i):
+        while len(picks) < self.params.templates and (picks or i <= flat_limit) and ring.fill_to(i):
             if (picks and (i - picks[0]) % every == 0) or (not picks and self._has_picture(ring, i)):
                 picks.append(i)
             i += 1
@@ -216,9 +175,9 @@ class PlacementSearch:
             raise VidkompyError("fg has no frames")
         tick = time.monotonic()
         frames = [_luma(self.fg, ring.frame(k)) for k in picks]
-        mask = content_mask(frames)
+        mask = content_mask(frames, self.params)
         if mask is not None:
-            x0, y0, x1, y1 = content_box(frames)
+            x0, y0, x1, y1 = content_box(frames, self.params)
             mask[:, :x0], mask[:, x1:], mask[:y0], mask[y1:] = True, True, True, True  # bars: cropped, not filled
             log.info("spatial search: %.0f%% of fg's picture stays dark and still: matching the rest",
                      100 * (1 - mask.mean()))
@@ -245,20 +204,20 @@ class PlacementSearch:
                   self.factor, self.small_w, self.small_h, self.horizon)
 
     def _probe_frames(self, ring: FrameRing, first: int) -> list[int]:
-        """fg frames over VERIFY_SECONDS from `first`, TRACK_FPS a second, read into the ring (as far as it
+        """fg frames over `verify_seconds` from `first`, `track_fps` a second, read into the ring (as far as it
         holds and fg goes)."""
-        step = max(1, round(self.fg.rate / TRACK_FPS))
-        last = min(first + math.ceil(VERIFY_SECONDS * self.fg.rate), ring.start + ring.capacity - 1)
+        step = max(1, round(self.fg.rate / self.params.track_fps))
+        last = min(first + math.ceil(self.params.verify_seconds * self.fg.rate), ring.start + ring.capacity - 1)
         return [i for i in range(first, last + 1, step) if ring.fill_to(i)]
 
     def _scaled(self, scale: Fraction, size: tuple[int, int], picks: list[int],
                 frames: list[np.ndarray]) -> _Scaled | None:
         """The templates of fg frames `picks` resized to `size` (None: none usable)."""
         resized = [_resized(frame, size) for frame in frames]
-        templates = make_templates(resized, picks, self.factor, self.small_w, self.small_h)
+        templates = make_templates(resized, picks, self.factor, self.small_w, self.small_h, self.params)
         if not templates:
             return None
-        tracked = templates[:: max(1, math.ceil(len(templates) / TRACK_TEMPLATES))]
+        tracked = templates[:: max(1, math.ceil(len(templates) / self.params.track_templates))]
         fg_frames = [resized[picks.index(tpl.fg_index)] for tpl in templates]
         return _Scaled(scale, size, templates, fg_frames, tracked, slice(0, len(tracked)))
 
@@ -270,14 +229,14 @@ class PlacementSearch:
     def _has_picture(self, ring: FrameRing, index: int) -> bool:
         tick = time.monotonic()
         frame = _resized(_luma(self.fg, ring.frame(index)), next(iter(self.sizes.values())))
-        usable = make_templates([frame], [index], self.factor, self.small_w, self.small_h)
+        usable = make_templates([frame], [index], self.factor, self.small_w, self.small_h, self.params)
         self.work += time.monotonic() - tick
         return bool(usable)
 
     @property
     def bg_window(self) -> int:
         """bg frames the ring must hold: a candidate's stretch and the margins on both sides of it."""
-        return self.span + 2 * (self.stride + SETTLE) + 2
+        return self.span + 2 * (self.stride + self.params.settle) + 2
 
     def scan(self, ring: FrameRing) -> Found:
         """Read bg (into `ring`, of at least `bg_window` frames) until fg is found; raise if it is not."""
@@ -301,7 +260,7 @@ class PlacementSearch:
                 small = self._small(ring, smalls, shrunk, j)
                 scores[j % window] = [coarse_peak(small, tpl)[0] for tpl in tracked]
             candidate = self._candidate(scores, max(struck + 1, j - window + 1), j, window)
-            if candidate is not None and j >= max(resume, candidate[0] + self.span + self.stride + SETTLE):
+            if candidate is not None and j >= max(resume, candidate[0] + self.span + self.stride + self.params.settle):
                 found = self._settle(ring, smalls, shrunk, candidate, j, window)
                 if self._accepted(found) and self.measuring:
                     # the scale is known now: search again at that scale alone, from the frames held on
@@ -355,7 +314,7 @@ class PlacementSearch:
         """After settling the candidate dated `date` at bg frame `newest`: the last bg frame whose candidates
         are struck, and the bg frame before which no settle is tried (the next stretch overlaps this one by
         the template span)."""
-        return max(date, newest - self.span - self.stride - SETTLE), newest + window - self.span - 1
+        return max(date, newest - self.span - self.stride - self.params.settle), newest + window - self.span - 1
 
     def _rival(self, found: Placement, scaled: _Scaled, ring: FrameRing, newest: int, ordered: bool = True) -> None:
         """A placement becomes a rival, its probes due up to `newest` scored from the frames held. `ordered`:
@@ -370,8 +329,8 @@ class PlacementSearch:
         date = found.bg_frame - found.fg_frame * self.rate  # bg frame of fg frame 0 on its clock
         smalls = self._probes(scaled, (fx, fy, x1 - x0, y1 - y0)) if min(x1 - x0, y1 - y0) >= self.factor else []
         probes = [(date + i * self.rate, small) for i, small in zip(self.probe_frames, smalls)]
-        rival = make_rival(found, (x0, y0, x1 - x0, y1 - y0), probes, LAG_STRIDES * self.stride, ordered,
-                           date)
+        rival = make_rival(found, (x0, y0, x1 - x0, y1 - y0), probes, self.params.lag_strides * self.stride, ordered,
+                           date, self.params.rival_reach)
         catch_up(rival, lambda k: _luma(self.bg, ring.frame(k)) if ring.start <= k < ring.end else None, newest,
                  self.factor)
         self.rivals.append(rival)
@@ -394,7 +353,7 @@ class PlacementSearch:
     def first_held(self, found: Found) -> int:
         """The first bg frame the caller's ring must hold to go on from `found` (its start, less the margin a
         settle reads before a date)."""
-        return max(0, found.start - self.stride - SETTLE)
+        return max(0, found.start - self.stride - self.params.settle)
 
     def _see(self, ring: FrameRing, index: int) -> None:
         """bg frame `index` was read: score the rivals' probes due there (rivals out of the running dropped)."""
@@ -415,18 +374,18 @@ class PlacementSearch:
                 break
             self._see(ring, j)
             j += 1
-        best = winner(self.rivals, BETTER, BETTER_FAR, float(VERIFY_SECONDS * self.bg.rate))
+        best = winner(self.rivals, float(self.params.verify_seconds * self.bg.rate), self.params)
         assert best is not None
         first = self.rivals[0]
         if best is not first:
             log.info("fg's first match (bg frame %d) is a look-alike: it fits fg's next %s s worse than the match "
-                     "at bg frame %d (mismatch %.4f against %.4f)", first.placement.bg_frame, VERIFY_SECONDS,
-                     best.placement.bg_frame, first.mismatch, best.mismatch)
+                     "at bg frame %d (mismatch %.4f against %.4f)", first.placement.bg_frame,
+                     self.params.verify_seconds, best.placement.bg_frame, first.mismatch, best.mismatch)
         for rival in self.rivals:
             log.debug("spatial search: rival at bg frame %d x=%d y=%d: mismatch %.4f over %d probes%s",
                       rival.placement.bg_frame, rival.placement.x, rival.placement.y, rival.mismatch, rival.next,
                       " (taken)" if rival is best else "")
-        placement, lag = best.moved
+        placement, lag = best.moved(self.params.significance)
         return dataclasses.replace(placement, bg_frame=placement.bg_frame + lag,
                                    pairs=tuple((f, b + lag) for f, b in placement.pairs))
 
@@ -465,7 +424,7 @@ class PlacementSearch:
         """locate_small with the candidate scale's templates over the bg frames from a little before its date
         to `newest`, unchecked."""
         date, scaled = candidate
-        lo = max(ring.start, newest - window + 1, date - self.stride - SETTLE)
+        lo = max(ring.start, newest - window + 1, date - self.stride - self.params.settle)
         indices = list(range(lo, newest + 1))
 
         def full(index: int) -> np.ndarray | None:
@@ -473,7 +432,7 @@ class PlacementSearch:
 
         small = [self._small(ring, smalls, shrunk, i) for i in indices]
         found = locate_small(scaled.fg_frames, [tpl.fg_index for tpl in scaled.templates], small, indices, full,
-                             factor=self.factor, rate=float(self.rate), min_score=0.0)
+                             factor=self.factor, rate=float(self.rate), params=self.params, check=False)
         log.debug("spatial search: bg %d..%d: x=%d y=%d scale %s score %.3f detail %.3f (%d/%d templates agree), "
                   "in order %.3f", lo, newest, found.x, found.y, scaled.scale, found.score, found.detail,
                   found.agreeing, found.templates, found.order)
@@ -482,7 +441,8 @@ class PlacementSearch:
     def _not_found(self, best: Placement | None, last: int, coarse: float) -> NotFound:
         searched = (last + 1) / float(self.bg.rate)
         if best is None:
-            return NotFound("fg not found in bg", f"best coarse match {max(coarse, 0.0):.2f}, need {self.min_score:.2f}",
+            return NotFound("fg not found in bg",
+                            f"best coarse match {max(coarse, 0.0):.2f}, need {self.min_score:.2f}",
                             best=max(coarse, 0.0), searched=searched)
         try:
             verify(best, self.min_score, self.min_detail)
@@ -513,17 +473,17 @@ class PlacementSearch:
         if self.min_score <= 0:
             return True
         fits = self._fits(found, strict)
-        if not fits or found.order < MIN_ORDER:
+        if not fits or found.order < self.params.min_order:
             if fits and (self.partial is None or found.score > self.partial.score):
                 self.partial = found  # fg's pictures, but too few of them agree, or out of order
             return False
-        return not outclassed(found, self.partial)
+        return not outclassed(found, self.partial, self.params)
 
     def _fits(self, found: Placement, strict: bool) -> bool:
         """Score, detail and agreement over the floors (`strict`: the AUTO_ ones), whatever the order."""
         score, detail = self.min_score, self.min_detail
         if strict:
-            score, detail = max(score, AUTO_MIN_SCORE), max(detail, AUTO_MIN_DETAIL)
+            score, detail = max(score, self.params.auto_min_score), max(detail, self.params.auto_min_detail)
         try:
             verify(found, score, detail)
         except NotFound:
@@ -537,22 +497,24 @@ class PlacementSearch:
                      self.scaled[0].scale)
 
     def _measure(self, placement: Placement, ring: FrameRing, coarse: _Scaled) -> None:
-        """Settle the scale: fg's width to the pixel (within SCALE_REACH of the coarse scale's) that matches
+        """Settle the scale: fg's width to the pixel (within `scale_reach` of the coarse scale's) that matches
         best on the placement's seed pairs; the search goes on with that scale alone (the coarse one when
         no seed frame is held or the width found leaves nothing usable)."""
         self.measuring, self.measured = False, True
-        self.scaled = [self._width(placement, ring, coarse, SCALE_REACH) or coarse]
+        self.scaled = [self._width(placement, ring, coarse, self.params.scale_reach) or coarse]
         log.debug("spatial search: fg's width in bg is %d px (scale %s), around bg frame %d", self.scaled[0].size[0],
                   self.scaled[0].scale, placement.bg_frame)
 
     def _width(self, placement: Placement, ring: FrameRing, near: _Scaled, reach: float) -> _Scaled | None:
         """The scale at which fg's width (within `reach` of near's, to the pixel) matches best on the
         placement's seed pairs; None when no seed frame is held or that width leaves nothing usable."""
-        pairs = [(self.originals[fg], _luma(self.bg, ring.frame(bg))) for fg, bg in placement.pairs[:TRACK_TEMPLATES]
+        pairs = [(self.originals[fg], _luma(self.bg, ring.frame(bg)))
+                 for fg, bg in placement.pairs[:self.params.track_templates]
                  if fg in self.originals and ring.start <= bg < ring.end]
         if not pairs:
             return None
-        width, _ = refine_scale(pairs, placement.x, placement.y, near.size[0], max(1, math.ceil(reach * near.size[0])))
+        width, _ = refine_scale(pairs, placement.x, placement.y, near.size[0], max(1, math.ceil(reach * near.size[0])),
+                                self.params)
         if width == near.size[0]:
             return near
         scale = Fraction(width, self.fg.width)
@@ -566,7 +528,7 @@ class PlacementSearch:
         """A placement found at a measured scale, measured again on its own seed pairs (exact in time now,
         where the first measure's may have been a frame off: zooming footage trades scale for time); the
         stretch is settled again if the width moves, and the better placement kept."""
-        again = self._width(placement, ring, candidate[1], SCALE_RECHECK)
+        again = self._width(placement, ring, candidate[1], self.params.scale_recheck)
         if again is None or again is candidate[1]:
             return placement
         other = self._settle(ring, smalls, shrunk, (candidate[0], again), newest, window)

@@ -9,24 +9,14 @@ cut has been committed yet. The caller then reads bg forward from the band, fing
 as it goes and keeping only the newest frames, and `ForwardScan` scores each bg frame j as the start of the
 lost fg frames' run (the mean cost of lost fg frame k against bg frame j + round(rate * k)); it stops at the
 first clear minimum: a score as good as the rows in lock were (at least a match by the spatial search's own
-standard, `spatial.MIN_SCORE`) that stays the best while bg is read on over the bg frames that run spans. The aligner then starts afresh there.
+standard, `SearchParams.min_score`) that stays the best while bg is read on over the bg frames that run spans. The aligner then starts afresh there.
 A temporal search of this kind over the known placement is Dixon's (2005) "where is the performer now" step
 of online time warping, done with the fingerprints the aligner already uses.
 """
 
-import dataclasses
 import math
 
-from .spatial import MIN_SCORE
-
-
-@dataclasses.dataclass(frozen=True)
-class LockParams:
-    """When lock is lost, and how far ahead bg is searched for fg."""
-
-    lost_cost: float = 1.0 - MIN_SCORE  #: a row whose cheapest bg frame costs more does not show fg's picture
-    patience: int = 6  #: lost rows in a row that make lock lost (kept under the aligner's lookahead)
-    gate: float = 3.0  #: ... and more than this many standard deviations above what rows in lock cost
+from .params import LockParams
 
 
 class LockWatch:

@@ -25,7 +25,6 @@ pending candidate), the same shrunk crops the fingerprints are made from.
 """
 
 import collections
-import dataclasses
 import logging
 import math
 import sys
@@ -35,39 +34,17 @@ from typing import Protocol
 
 import numpy as np
 
-from .cadence import ROWS, Cadence, fit_cadence, subframe_minima
-from .clock import RateParams, fit_rate, gain_is_significant, row_weights
+from .cadence import Cadence, fit_cadence, subframe_minima
+from .clock import fit_rate, gain_is_significant, row_weights
 from .dtw import dtw_offline
 from .kernels.similarity import dot, normalised
 from .decision import Decision
+from .params import REFINE_LEVELS, AlignParams, RateParams, RefineParams
 
 log = logging.getLogger(__name__)
 
-@dataclasses.dataclass(frozen=True)
-class RefineParams:
-    """How the refiner re-decides the aligner's frames (a --refine level is one of these: `LEVELS`). The
-    measurements behind the values are in BENCHMARKS.md ("The refiner's settings")."""
-
-    width: int = 240  #: px: crops are shrunk to about this width before scoring (wider sees finer detail, costs more)
-    radius: int = 2  #: bg frames either side of the aligner's choice that are scored
-    segment: int = 12  #: fg frames re-solved at once (the refiner's latency, in fg frames)
-    confidence_scale: float = 0.01  #: pixel-cost margin at which a decision's confidence reaches 1 - 1/e
-    clock_pull: float = 0.003  #: pixel cost per bg frame off the clock line: more lets the clock outvote the pixels
-    pull_gain: float = 3.0  #: the pull grows up to this many times where recent decisions sit on the line
-    rounding_spread: float = 0.25  #: bg frames: mean |bg - line| of nearest-timestamp rounding (+-0.5 uniform)
-    history: int = 100  #: decisions the clock's offset is measured over (steadier, slower to follow a drop)
-    slope_history: int = 600  #: fg frames whose pixel minima measure the clock's rate (24 s at 25 fps)
-    recent: int = 25  #: latest decisions whose median picks the offsets kept (odd: the median is one of them)
-    tolerance: float = 1.0  #: bg frames: offsets this near the median are kept; the evidence search's reach
-    min_decisions: int = 8  #: fewest decisions a clock offset is taken from (fewer: the aligner's clock)
-    passes: int = 4  #: most solves of a segment, each with the line refitted through its own path
-    flat_rms: float = 1e-3  #: grey levels: a crop with less luma RMS is flat (costs 1 against everything)
-    low_confidence: float = 0.3  #: confidence below which frames are counted, and their runs logged with -v
-
-
-#: The --refine levels.
-LEVELS = {"fast": RefineParams(), "full": RefineParams(width=480, radius=3)}
-DEFAULT = LEVELS["fast"]
+#: The settings the command runs with (`--refine fast`).
+DEFAULT = REFINE_LEVELS["fast"]
 
 
 def clock_offset(fg: np.ndarray, bg: np.ndarray, rate: float, params: RefineParams = DEFAULT) -> float | None:
@@ -183,10 +160,12 @@ class Refiner:
     """Turns the aligner's decisions into refined ones, a segment at a time (latency: one segment)."""
 
     def __init__(self, level: RefineParams, aligner: Clocked, fg_small: Callable[[int], np.ndarray],
-                 bg_small: Callable[[int], np.ndarray | None], fg_rate: Fraction, bg_rate: Fraction) -> None:
+                 bg_small: Callable[[int], np.ndarray | None], fg_rate: Fraction, bg_rate: Fraction,
+                 align: AlignParams = AlignParams()) -> None:
         """fg_small(i), bg_small(j): the crops under fg's picture, shrunk to about level.width px wide, of
-        fg frame i and bg frame j (None: bg has no such frame, or no longer holds it)."""
-        self.level, self.aligner = level, aligner
+        fg frame i and bg frame j (None: bg has no such frame, or no longer holds it); `align`: the clock's
+        rate fit and the cadence fit."""
+        self.level, self.aligner, self.align = level, aligner, align
         self.fg_rate, self.bg_rate = fg_rate, bg_rate
         self.fg_small, self.bg_small = fg_small, bg_small
         self.report_run = max(2, aligner.lookahead)  # low-confidence runs this long (the lookahead) are logged
@@ -254,10 +233,10 @@ class Refiner:
         if segment[-1].fg_frame < self.next_refit:
             return
         self.next_refit = segment[-1].fg_frame + self.refit_every
-        fg, position, weight = np.array(list(self.minima)[-ROWS:], np.float64).T
+        fg, position, weight = np.array(list(self.minima)[-self.align.rows:], np.float64).T
         rate = self.aligner.rate_estimate
         weight = row_weights(fg, position, weight, rate, self.aligner.expected(0))
-        cadence = fit_cadence(fg, position, weight, rate, self.fg_rate, self.bg_rate)
+        cadence = fit_cadence(fg, position, weight, rate, self.fg_rate, self.bg_rate, self.align)
         source = cadence.source_rate if cadence else None
         if source != (self.cadence.source_rate if self.cadence else None):
             log.info("refine: from fg frame %d, %s", segment[-1].fg_frame + 1,
@@ -324,7 +303,7 @@ class Refiner:
         nominal rate until they show a drift (one taken from fewer rows is dropped when more rows show none)."""
         fg, position, weight = np.array(self.minima, np.float64).reshape(-1, 3).T
         nominal = float(self.bg_rate / self.fg_rate)
-        params = RateParams()
+        params = self.align.rate
         measured = fit_rate(fg, position, weight, rate, offset, nominal, params)
         return measured.value if measured.drifts(nominal, params.significance) else nominal
 

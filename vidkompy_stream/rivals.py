@@ -27,15 +27,11 @@ import cv2
 import numpy as np
 
 from .clock import difference_standard_error
-from .spatial import Placement, shrink
+from .params import SearchParams
+from .spatial import Placement
 
 #: A probe's time within this many bg frames of a bg frame's is that frame's (float rounding of the clock).
 EXACT = 1e-6
-#: `Rival.moved`: standard errors by which another lag must fit better than the placement's own clock; and
-#: by which a later showing must fit better than the earliest (`fits_better`).
-SIGNIFICANCE = 3.0
-#: Fewest probes two rivals must both have scored to be told apart (3: a median and a spread).
-MIN_COMMON = 3
 #: The least mismatch a probe is taken to have on a log scale (`fits_closer`): about float32 ZNCC's resolution.
 RESOLUTION = 1e-6
 #: The standard error of a median over that of a mean, under normal noise: sqrt(pi / 2).
@@ -71,13 +67,12 @@ class Rival:
     """An accepted placement and the evidence gathered for it: each probe's mismatch at the placement's
     place and clock and at each position within `reach` px and `lag` bg frames of them (a settle on a still
     or soft picture may miss by a pixel or a few frames, which a sharp picture's probes hold against it;
-    `reach` 2: on a soft bg at shrink factor 5 the settle misses by 2-3 px; chosen on the tuning half,
-    BENCHMARKS.md "Accuracy (session 10)")."""
+    `SearchParams.rival_reach`)."""
 
     placement: Placement
     box: tuple[int, int, int, int]  # the probes' region in bg: x, y, width, height (full resolution)
     probes: list[Probe]  # in bg order
-    reach: int = 2
+    reach: int = SearchParams.rival_reach
     lag: int = 0
     ordered: bool = True  # its templates matched in fg's order (`spatial.Placement.order`)
     date: float = 0.0  # bg frame of fg frame 0 on its clock
@@ -122,17 +117,16 @@ class Rival:
         means = self.means(count)
         return self.scores[:count][(slice(None), *np.unravel_index(int(np.argmin(means)), means.shape))]
 
-    @property
-    def moved(self) -> tuple[Placement, int]:
+    def moved(self, significance: float) -> tuple[Placement, int]:
         """The placement at the position and lag (bg frames) its probes fit best, when that fits better than
-        its own place and clock by more than SIGNIFICANCE standard errors over the probes; else as it is (a
+        its own place and clock by more than `significance` standard errors over the probes; else as it is (a
         slow scene fits neighbouring frames alike, a drifting clock makes a moving picture look shifted, and
         a settle's seed pairs are exact to the frame and pixel on a moving picture)."""
         means = self.means()
         lag, dy, dx = np.unravel_index(int(np.argmin(means)), means.shape)
         gain = self.scores[:, self.lag, self.reach, self.reach] - self.scores[:, lag, dy, dx]
         gain = gain[np.isfinite(gain)]
-        if len(gain) < 2 or gain.mean() <= SIGNIFICANCE * gain.std(ddof=1) / np.sqrt(len(gain)):
+        if len(gain) < 2 or gain.mean() <= significance * gain.std(ddof=1) / np.sqrt(len(gain)):
             return self.placement, 0
         placement = dataclasses.replace(self.placement, x=self.placement.x + int(dx) - self.reach,
                                         y=self.placement.y + int(dy) - self.reach)
@@ -185,12 +179,12 @@ def summed(luma: np.ndarray) -> np.ndarray:
 
 def make_rival(placement: Placement, box: tuple[int, int, int, int],
                probes: Iterable[tuple[float, np.ndarray]], lag: int, ordered: bool = True,
-               date: float = 0.0) -> Rival:
+               date: float = 0.0, reach: int = SearchParams.rival_reach) -> Rival:
     """A rival for `placement` with probes (bg frame on its clock, shrunk picture of the region `box`: x, y,
     width, height in bg), scored within `lag` bg frames of that clock."""
     made = [Probe(math.floor(at + EXACT), _unit(small), at - math.floor(at + EXACT) > EXACT) for at, small in probes]
     ordered_probes = sorted(made, key=lambda p: p.bg_frame)
-    return Rival(placement, box, ordered_probes, lag=lag, ordered=ordered, date=date)
+    return Rival(placement, box, ordered_probes, reach=reach, lag=lag, ordered=ordered, date=date)
 
 
 def catch_up(rival: Rival, held: Callable[[int], np.ndarray | None], newest: int, factor: int) -> None:
@@ -214,7 +208,7 @@ def better(found: Rival, best: Rival, share: float) -> bool:
     return found.mismatch_on(count) < best.mismatch_on(count) * (1.0 - share)
 
 
-def fits_better(found: Rival, best: Rival, significance: float = SIGNIFICANCE) -> bool:
+def fits_better(found: Rival, best: Rival, significance: float, min_common: int) -> bool:
     """Whether a later rival fits the probes both have scored better than the best so far beyond chance:
     probe by probe (one fg picture against two places in bg), the median of the differences exceeds
     `significance` standard errors of a median of differences that scatter as two copies of the later
@@ -224,8 +218,9 @@ def fits_better(found: Rival, best: Rival, significance: float = SIGNIFICANCE) -
     its probe-to-probe second differences (`clock.difference_standard_error`): a dating a few frames off
     the showing mismatches more where the picture moves faster, a swell that is no noise either. A probe
     past a cut in fg (matched nowhere) barely moves that scale, as one probe that a coding glitch spoilt
-    barely moves the median. Fewer than 5 probes in common (one rival cut short by bg's end) say nothing."""
-    paired = _paired(found, best)
+    barely moves the median. Fewer than `min_common` probes in common (one rival cut short by bg's end) say
+    nothing."""
+    paired = _paired(found, best, min_common)
     if paired is None:
         return False
     mine, theirs = paired
@@ -233,23 +228,24 @@ def fits_better(found: Rival, best: Rival, significance: float = SIGNIFICANCE) -
     return float(np.median(theirs - mine)) > significance * noise
 
 
-def _paired(found: Rival, best: Rival) -> tuple[np.ndarray, np.ndarray] | None:
-    """The two rivals' mismatches on the probes both have scored (None: fewer than MIN_COMMON)."""
+def _paired(found: Rival, best: Rival, min_common: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The two rivals' mismatches on the probes both have scored (None: fewer than `min_common`)."""
     count = min(found.next, best.next)
     mine, theirs = found.per_probe(count), best.per_probe(count)
     both = np.isfinite(mine) & np.isfinite(theirs)
-    return (mine[both], theirs[both]) if int(both.sum()) >= MIN_COMMON else None
+    return (mine[both], theirs[both]) if int(both.sum()) >= min_common else None
 
 
-def _dating(rivals: list[Rival], share: float, far_share: float, span: float) -> Rival:
-    """Of rivals at one place, the earliest that no later one beats (`better`): by `share` when their dates
-    lie within `span` bg frames (two datings of one showing of fg's pictures); by `far_share`, and beyond
+def _dating(rivals: list[Rival], span: float, params: SearchParams) -> Rival:
+    """Of rivals at one place, the earliest that no later one beats (`better`): by `params.better` when their
+    dates lie within `span` bg frames (two datings of one showing of fg's pictures); by `params.better_far`, and beyond
     chance (`fits_better`), when farther apart (another showing: a replay or a loop fits alike up to coding
     noise, which alone may differ by half, and a share of two mismatches near zero is noise)."""
     best = rivals[0]
     for rival in rivals[1:]:
         near = abs(rival.date - best.date) <= span
-        if better(rival, best, share) if near else better(rival, best, far_share) and fits_better(rival, best):
+        if (better(rival, best, params.better) if near else better(rival, best, params.better_far)
+                and fits_better(rival, best, params.significance, params.min_common)):
             best = rival
     return best
 
@@ -267,27 +263,28 @@ def _places(rivals: list[Rival]) -> list[list[Rival]]:
     return groups
 
 
-def winner(rivals: list[Rival], share: float, far_share: float, span: float) -> Rival | None:
+def winner(rivals: list[Rival], span: float, params: SearchParams) -> Rival | None:
     """The rival fg starts at, rivals given in the order found. At one place, rivals are datings of fg's
     pictures there, and the earliest showing is taken (`_dating`). Across places, fg is at one of them
     only (a pan over a still shows fg's picture at another place and time too, but its motion drifts from
     fg's over the next seconds): the place whose dating fits the probes both have scored best wins
-    (`fits_closer`; at least MIN_COMMON: a rival cut short by bg's end is not judged on a probe or two)."""
-    datings = [_dating(group, share, far_share, span) for group in _places(rivals)]
+    (`fits_closer`; at least `params.min_common`: a rival cut short by bg's end is not judged on a probe or
+    two)."""
+    datings = [_dating(group, span, params) for group in _places(rivals)]
     best = datings[0] if datings else None
     for rival in datings[1:]:
-        if fits_closer(rival, best):
+        if fits_closer(rival, best, params.min_common):
             best = rival
     return best
 
 
-def fits_closer(found: Rival, best: Rival) -> bool:
-    """Whether `found` fits the probes both have scored (at least MIN_COMMON) closer than `best`: the mean
+def fits_closer(found: Rival, best: Rival, min_common: int) -> bool:
+    """Whether `found` fits the probes both have scored (at least `min_common`) closer than `best`: the mean
     log ratio of their mismatches, probe by probe, is below 0 (a geometric mean). A cut in fg within the
     probes' span leaves the probes after it matched at no rival, their mismatches large and differing at
     random; on the arithmetic mean that noise drowns the fit before the cut, while the ratio of two
     mismatched pictures' mismatches is near 1 and that of a fit to a misfit far from it."""
-    paired = _paired(found, best)
+    paired = _paired(found, best, min_common)
     if paired is None:
         return False
     mine, theirs = paired

@@ -14,15 +14,15 @@ Method (coarse to fine):
    against every frame within k of the frame where it peaked. Cost: about 2 * sqrt(2 n) matches per
    template instead of n.
 3. Refine. Each template's coarse peak is searched again at full resolution within +-(factor + 2) px on
-   the bg frame where it peaked (a textured window of at most `REFINE_SIDE` px square is searched, then
+   the bg frame where it peaked (a textured window of at most `refine_side` px square is searched, then
    the whole template is scored at the position found).
 4. Joint choice. Each template's refined position is a candidate; for each, all templates are scored
    together on one timeline (template t on the bg frame at date + t's fg index * rate) and the
    (position, date) with the best mean wins: when the picture moves as a whole (a scroll) each
    template alone fits many (place, time) pairs, and only the timeline tells which is right. Position
    and date are then polished together at full resolution with all templates pooled, every date within
-   DATE_SCAN scored (a slow pan fits a ridge of look-alikes at coarse scale); templates within
-   AGREE_DROP of the best count as agreeing; each one's exact bg frame (+-1 checked) gives a seed pair.
+   `date_scan` scored (a slow pan fits a ridge of look-alikes at coarse scale); templates within
+   `agree_drop` of the best count as agreeing; each one's exact bg frame (+-1 checked) gives a seed pair.
 5. Check. A smooth template (a wall, sky, a blurred pan) fits some place of some frame among hundreds
    with a high score, and near-identical templates (a static shot) agree on the same wrong place, so
    neither the score nor the vote tells found from not found. `detail` does: the correlation of the
@@ -61,61 +61,10 @@ import numpy as np
 
 from .errors import NotFound, VidkompyError
 from .kernels.match import window_ncc
+from .params import SearchParams
 
-#: Default target width of the shrunk bg for the coarse search (px).
-COARSE_WIDTH = 240
-#: Default minimum score and detail: lower ones raise "fg not found" (measurements in the module doc).
-MIN_SCORE = 0.6
-MIN_DETAIL = 0.25
-#: Luma standard deviation of a shrunk template (or small bg frame) below which it is treated as flat.
-FLAT_STD = 3.0
-#: Luma standard deviation of an fg edge row/column below which it may be a bar (if also still and of the bar's
-#: tone: `content_box`) and is cropped off.
-EDGE_STD = 2.5
-#: Frames `content_box` looks at, at most (evenly spread over those given).
-BOX_FRAMES = 5
-#: Bars leave at least this share of fg's area: 2.39:1 film letterboxed in 4:3 keeps 56 %; less is a dark
-#: picture, compared whole.
-BOX_MIN_SHARE = 0.5
-#: A template picture (bars cropped) within this many px of bg's size, or over it by as many, is trimmed to this
-#: much less than bg (the blurred edges of letterbox bars around a picture as tall as bg).
-EDGE_SLACK = 4
-#: A pixel of fg's picture is left out of the search's comparisons (and tunnel-mask's) when it stays at or below
-#: this luma and within MASK_STILL of itself in every frame looked at (black corners, a vignette, a black inset).
-MASK_DARK = 24
-MASK_STILL = 4
-#: ... unless that leaves less than this share of the picture: then it is a dark scene, not a mask.
-MASK_MIN_CONTENT = 0.25
-#: ... and no mask when it would leave out less than this share (a few dark pixels: nothing to gain).
-MASK_MIN_OUT = 0.005
-#: The shrunk template's shorter side is kept at least this long (caps the shrink factor).
-MIN_COARSE_SIDE = 16
-#: Full-resolution refine searches a window of at most this many px square of the template.
-REFINE_SIDE = 256
-#: Position slack (full-resolution px each way) when a scale is refined around a coarse placement.
-SCALE_SLACK = 8
-#: Refine up to this many coarse peaks per template, those scoring within REFINE_SPREAD of its best.
-REFINE_TRIES = 3
-REFINE_SPREAD = 0.05
-#: Templates whose shrunk pictures correlate this well with an earlier one are duplicates (static fg):
-#: they would vote alike, so only the first is kept.
-DUPLICATE_NCC = 0.98
-#: The joint position is polished within this many px (both axes) at full resolution.
-POOL_PX = 1
-#: Each template's bg frame is searched within this many frames of the joint date at full resolution.
-DATE_REACH = 2
-#: The joint polish scores dates up to DATE_SCAN bg frames each way, pooling the position within SCAN_PX px
-#: of the previous date's. DATE_SCAN bounds the work for callers that pass many bg frames (`locate`); a
-#: streaming settle passes its stretch, which allows a tracking stride and a few frames each way, fewer.
-DATE_SCAN = 30
-SCAN_PX = 2
-#: Templates scoring within this much of the best at the joint (position, date) count as agreeing.
-AGREE_DROP = 0.15
-#: Coarse stride is STRIDE_SCALE * sqrt(n / 2) bg frames (n: frames searched).
-STRIDE_SCALE = 0.5
-#: Runner-up peaks for the margin must be farther than this from the best peak (coarse px).
-MARGIN_RADIUS = 3
-
+#: The settings the command runs with.
+DEFAULT = SearchParams()
 
 @dataclass(frozen=True)
 class Placement:
@@ -125,7 +74,7 @@ class Placement:
         bars, e.g. letterbox, hang outside bg).
     score: peak TM_CCOEFF_NORMED at full resolution, mean over the agreeing templates (1 = identical up
         to brightness/contrast; a sharp fg over a soft bg scores below 1).
-    margin: coarse-scale peak minus the best other peak farther than MARGIN_RADIUS coarse px away, on
+    margin: coarse-scale peak minus the best other peak farther than `margin_radius` coarse px away, on
         the winning template's correlation map at its best bg frame (small: the picture is ambiguous).
     fg_frame, bg_frame: the best matching (fg index, bg index) pair, as given by the caller's indices.
     agreeing, templates: templates that voted for (x, y) / usable templates (flat frames and
@@ -164,15 +113,15 @@ class Template:
     small: np.ndarray  # shrink(full, factor)
 
 
-def choose_factor(bg_width: int, fg_width: int, fg_height: int, coarse_width: int = COARSE_WIDTH) -> int:
+def choose_factor(bg_width: int, fg_width: int, fg_height: int, params: SearchParams = DEFAULT) -> int:
     """Integer shrink factor for the coarse search: bg about `coarse_width` wide, shrunk fg not too small.
 
     The streaming layer calls this once (both headers known) and then `shrink`s every bg frame with it.
     """
-    if coarse_width <= 0:
-        raise ValueError(f"coarse_width must be positive, not {coarse_width}")
-    factor = max(1, round(bg_width / coarse_width))
-    return max(1, min(factor, min(fg_width, fg_height) // MIN_COARSE_SIDE))
+    if params.coarse_width <= 0:
+        raise ValueError(f"coarse_width must be positive, not {params.coarse_width}")
+    factor = max(1, round(bg_width / params.coarse_width))
+    return max(1, min(factor, min(fg_width, fg_height) // params.min_coarse_side))
 
 
 def shrink(luma: np.ndarray, factor: int) -> np.ndarray:
@@ -200,9 +149,7 @@ def locate(
     bg_indices: Sequence[int],
     *,
     rate: float,
-    min_score: float = MIN_SCORE,
-    min_detail: float = MIN_DETAIL,
-    coarse_width: int = COARSE_WIDTH,
+    params: SearchParams = DEFAULT,
 ) -> Placement:
     """Find fg in bg from full-resolution luma frames.
 
@@ -225,12 +172,11 @@ def locate(
         raise VidkompyError(
             f"fg ({fg_width}x{fg_height}) is larger than bg ({width}x{height}): fg must be a part of bg's picture"
         )
-    factor = choose_factor(width, fg_width, fg_height, coarse_width)
+    factor = choose_factor(width, fg_width, fg_height, params)
     small = [shrink(frame, factor) for frame in bg_frames]
     full = dict(zip(bg_indices, bg_frames))
     return locate_small(
-        fg_frames, fg_indices, small, bg_indices, full.get, factor=factor, rate=rate, min_score=min_score,
-        min_detail=min_detail,
+        fg_frames, fg_indices, small, bg_indices, full.get, factor=factor, rate=rate, params=params
     )
 
 
@@ -243,16 +189,16 @@ def locate_small(
     *,
     factor: int,
     rate: float,
-    min_score: float = MIN_SCORE,
-    min_detail: float = MIN_DETAIL,
+    params: SearchParams = DEFAULT,
+    check: bool = True,
 ) -> Placement:
     """Find fg in bg from shrunk bg frames, fetching full-resolution bg frames only to refine.
 
     bg_small[i] = shrink(bg luma of frame bg_indices[i], factor), with `factor` from `choose_factor`.
     get_full(bg_index) -> full-resolution bg luma, or None if the caller no longer has that frame. It is
-    asked for up to REFINE_TRIES frames per template (its best coarse matches; for a None the next-best
-    is asked instead), 2 * DATE_REACH + 1 around each template's date on the joint timeline, and those
-    within DATE_SCAN of it (the joint polish: a streaming caller passes the stretch it holds).
+    asked for up to `refine_tries` frames per template (its best coarse matches; for a None the next-best
+    is asked instead), 2 * `date_reach` + 1 around each template's date on the joint timeline, and those
+    within `date_scan` of it (the joint polish: a streaming caller passes the stretch it holds).
     rate: bg frames per fg frame (bg fps / fg fps), for the joint timeline.
     Everything else as in `locate`.
     """
@@ -263,34 +209,35 @@ def locate_small(
     if not fg_frames or not bg_small:
         raise ValueError("need at least one fg frame and one bg frame")
     small_h, small_w = bg_small[0].shape
-    templates = make_templates(fg_frames, fg_indices, factor, small_w, small_h)
+    templates = make_templates(fg_frames, fg_indices, factor, small_w, small_h, params)
     if not templates:
         raise VidkompyError(
             f"fg has no usable frame to match: all {len(fg_frames)} sampled fg frames are nearly uniform "
             "(black, fade or flat)", "sample later fg frames or give --x/--y"
         )
-    flat = np.array([cv2.meanStdDev(frame)[1][0, 0] < FLAT_STD for frame in bg_small])
+    flat = np.array([cv2.meanStdDev(frame)[1][0, 0] < params.flat_std for frame in bg_small])
     votes = []
     for tpl in templates:
-        ranked = _coarse(tpl, bg_small, flat)
-        vote = _refine(tpl, ranked, bg_indices, get_full, factor)
+        ranked = _coarse(tpl, bg_small, flat, params)
+        vote = _refine(tpl, ranked, bg_indices, get_full, factor, params)
         if vote is not None:
             votes.append(vote)
     if not votes:
         raise VidkompyError("fg not found in bg: no bg frame to compare with (all bg frames flat or unavailable)")
-    best, agreeing, order = _joint(votes, bg_small, bg_indices, get_full, factor, rate)
+    best, agreeing, order = _joint(votes, bg_small, bg_indices, get_full, factor, rate, params)
     score = float(np.mean([vote.score for vote in agreeing]))
     detail = float(np.mean([vote.detail for vote in agreeing]))
     pairs = tuple((vote.template.fg_index, _seed_frame(vote, bg_indices, get_full)) for vote in agreeing)
-    margin = _margin(best, bg_small)
+    margin = _margin(best, bg_small, params)
     found = Placement(
         best.x, best.y, score, margin, pairs[0][0], pairs[0][1], len(agreeing), len(templates), detail, pairs, order
     )
-    verify(found, min_score, min_detail)
+    if check:
+        verify(found, params.min_score, params.min_detail)
     return found
 
 
-def verify(found: Placement, min_score: float = MIN_SCORE, min_detail: float = MIN_DETAIL) -> None:
+def verify(found: Placement, min_score: float, min_detail: float) -> None:
     """Raise NotFound("fg not found ...") when the score or the detail is too low, or when no
     majority of the templates agrees on the position (a partial fit: the right picture at a wrong time,
     or a look-alike); min_score <= 0 accepts anything (forced)."""
@@ -328,16 +275,16 @@ class _Vote:
     ranked: list[tuple[float, int, int, int]]  # coarse (score, list position, cx, cy), best first
 
 
-def _bar_run(means: np.ndarray, stds: np.ndarray) -> int:
+def _bar_run(means: np.ndarray, stds: np.ndarray, params: SearchParams) -> int:
     """How many lines at each end of a (frames, lines) profile are bar: uniform in every frame (std under
-    EDGE_STD), unchanged across frames and of the edge line's tone (within MASK_STILL), and as many at both
+    `edge_std`), unchanged across frames and of the edge line's tone (within `mask_still`), and as many at both
     ends (letterbox and pillarbox bars centre the picture): a bar is one still colour on both sides, where dark
     or still picture content varies along the edge, over time, or from one side to the other."""
     mean = means.mean(axis=0)
-    bar = (stds < EDGE_STD).all(axis=0) & (np.ptp(means, axis=0) <= MASK_STILL)
+    bar = (stds < params.edge_std).all(axis=0) & (np.ptp(means, axis=0) <= params.mask_still)
     runs = []
     for line, tone in ((bar, mean), (bar[::-1], mean[::-1])):
-        toned = line & (np.abs(tone - tone[0]) <= MASK_STILL)
+        toned = line & (np.abs(tone - tone[0]) <= params.mask_still)
         runs.append(len(toned) if toned.all() else int(np.argmin(toned)))
     return min(runs)
 
@@ -352,21 +299,21 @@ def _profiles(planes: list[np.ndarray], dim: int) -> tuple[np.ndarray, np.ndarra
     return np.array([m for m, _ in stats]), np.array([s for _, s in stats])
 
 
-def content_box(frames: Sequence[np.ndarray]) -> tuple[int, int, int, int]:
+def content_box(frames: Sequence[np.ndarray], params: SearchParams = DEFAULT) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1) of fg's picture inside its own bars (letterbox, pillarbox), which bg does not share,
     from a few same-shape luma frames; (0, 0, 0, 0) if nothing is left. Only still, uniform, one-tone lines
-    along the edges are bars (`_bar_run`), and they leave at least BOX_MIN_SHARE of the frame: a dark or still
+    along the edges are bars (`_bar_run`), and they leave at least `box_min_share` of the frame: a dark or still
     picture is compared whole."""
-    planes = [f.astype(np.float32) for f in frames[:: max(1, len(frames) // BOX_FRAMES)]]
+    planes = [f.astype(np.float32) for f in frames[:: max(1, len(frames) // params.box_frames)]]
     height, width = planes[0].shape
     box = (0, 0, width, height)
     for _ in range(3):  # rows then columns, until stable: pillarbox bars make edge rows look textured
         x0, y0, x1, y1 = box
-        bars = _bar_run(*_profiles([p[y0:y1, x0:x1] for p in planes], 1))
+        bars = _bar_run(*_profiles([p[y0:y1, x0:x1] for p in planes], 1), params)
         if 2 * bars >= y1 - y0:
             return 0, 0, 0, 0
         y0, y1 = y0 + bars, y1 - bars
-        bars = _bar_run(*_profiles([p[y0:y1, x0:x1] for p in planes], 0))
+        bars = _bar_run(*_profiles([p[y0:y1, x0:x1] for p in planes], 0), params)
         if 2 * bars >= x1 - x0:
             return 0, 0, 0, 0
         x0, x1 = x0 + bars, x1 - bars
@@ -374,20 +321,20 @@ def content_box(frames: Sequence[np.ndarray]) -> tuple[int, int, int, int]:
             break
         box = (x0, y0, x1, y1)
     x0, y0, x1, y1 = box
-    return box if (x1 - x0) * (y1 - y0) >= BOX_MIN_SHARE * width * height else (0, 0, width, height)
+    return box if (x1 - x0) * (y1 - y0) >= params.box_min_share * width * height else (0, 0, width, height)
 
 
-def content_mask(frames: Sequence[np.ndarray]) -> np.ndarray | None:
+def content_mask(frames: Sequence[np.ndarray], params: SearchParams = DEFAULT) -> np.ndarray | None:
     """Which pixels of fg's picture show content, from a few of its frames (same-shape 2-D uint8 luma): not
-    those dark and still in all of them, which bg need not share. None when less than MASK_MIN_OUT would be
-    left out, or less than MASK_MIN_CONTENT left in."""
+    those dark and still in all of them, which bg need not share. None when less than `mask_min_out` would be
+    left out, or less than `mask_min_content` left in."""
     if not frames:
         return None
     stack = np.stack(frames)
     top = stack.max(axis=0)
-    content = (top > MASK_DARK) | (top - stack.min(axis=0) > MASK_STILL)
+    content = (top > params.mask_dark) | (top - stack.min(axis=0) > params.mask_still)
     share = float(content.mean())
-    return None if share > 1.0 - MASK_MIN_OUT or share < MASK_MIN_CONTENT else content
+    return None if share > 1.0 - params.mask_min_out or share < params.mask_min_content else content
 
 
 def fill_masked(small: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -397,18 +344,19 @@ def fill_masked(small: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask, small, fill)
 
 
-def _trim(start: int, stop: int, room: int) -> tuple[int, int]:
-    """[start, stop) narrowed evenly to room - EDGE_SLACK when it is longer, by up to room + EDGE_SLACK: the
+def _trim(start: int, stop: int, room: int, slack: int) -> tuple[int, int]:
+    """[start, stop) narrowed evenly to room - `edge_slack` when it is longer, by up to room + `edge_slack`: the
     rows where a letterbox bar meets a picture as tall as bg, blurred by compression, are not picture, and
     templates that fill bg exactly would not fit at a pixel's offset."""
-    excess = stop - start - (room - EDGE_SLACK)
-    if 0 < excess <= 2 * EDGE_SLACK:
+    excess = stop - start - (room - slack)
+    if 0 < excess <= 2 * slack:
         return start + excess // 2, stop - (excess - excess // 2)
     return start, stop
 
 
 def make_templates(
-    fg_frames: Sequence[np.ndarray], fg_indices: Sequence[int], factor: int, small_w: int, small_h: int
+    fg_frames: Sequence[np.ndarray], fg_indices: Sequence[int], factor: int, small_w: int, small_h: int,
+    params: SearchParams = DEFAULT,
 ) -> list[Template]:
     """Usable templates: flat edges cropped, big enough, textured, not larger than bg (small_w x small_h
     shrunk px), and not a near-duplicate of an earlier one."""
@@ -418,9 +366,9 @@ def make_templates(
             raise ValueError(f"fg frame {index} is not a 2-D luma plane (shape {frame.shape})")
     if not fg_frames:
         return found
-    x0, y0, x1, y1 = content_box(fg_frames)
-    x0, x1 = _trim(x0, x1, small_w * factor)
-    y0, y1 = _trim(y0, y1, small_h * factor)
+    x0, y0, x1, y1 = content_box(fg_frames, params)
+    x0, x1 = _trim(x0, x1, small_w * factor, params.edge_slack)
+    y0, y1 = _trim(y0, y1, small_h * factor, params.edge_slack)
     if (x1 - x0) < 2 * factor or (y1 - y0) < 2 * factor:
         return found
     for frame, index in zip(fg_frames, fg_indices):
@@ -431,9 +379,9 @@ def make_templates(
                 f"fg picture ({x1 - x0}x{y1 - y0}) is larger than bg (about {small_w * factor}x"
                 f"{small_h * factor}): fg must be a part of bg's picture"
             )
-        if min(small.shape) < 4 or cv2.meanStdDev(small)[1][0, 0] < FLAT_STD:
+        if min(small.shape) < 4 or cv2.meanStdDev(small)[1][0, 0] < params.flat_std:
             continue
-        if any(other.small.shape == small.shape and ncc(other.small, small) >= DUPLICATE_NCC for other in found):
+        if any(other.small.shape == small.shape and ncc(other.small, small) >= params.duplicate_ncc for other in found):
             continue
         found.append(Template(int(index), full, x0, y0, small))
     return found
@@ -444,11 +392,12 @@ def _peak(result: np.ndarray) -> tuple[float, int, int]:
     return best, cx, cy
 
 
-def _coarse(tpl: Template, bg_small: Sequence[np.ndarray], flat: np.ndarray) -> list[tuple[float, int, int, int]]:
+def _coarse(tpl: Template, bg_small: Sequence[np.ndarray], flat: np.ndarray,
+            params: SearchParams) -> list[tuple[float, int, int, int]]:
     """Coarse peaks of one template as (score, list position, cx, cy), best first, over every k-th
     bg frame and then every frame within k of the best of those."""
     n = len(bg_small)
-    stride = max(1, round(math.sqrt(n / 2) * STRIDE_SCALE))
+    stride = max(1, round(math.sqrt(n / 2) * params.stride_scale))
     scored: dict[int, tuple[float, int, int, int]] = {}
 
     def match(pos: int) -> None:
@@ -492,12 +441,12 @@ def _detail(tpl: np.ndarray, patch: np.ndarray, factor: int) -> float:
 
 
 def refine_scale(pairs: Sequence[tuple[np.ndarray, np.ndarray]], x: int, y: int, width: int,
-                 reach: int) -> tuple[int, float]:
+                 reach: int, params: SearchParams = DEFAULT) -> tuple[int, float]:
     """The width (bg px) that unscaled fg frames have in bg, within `reach` px of `width`, their width at a
     coarse scale where they were found with their top-left corner at (x, y).
 
     pairs: (fg luma, luma of the bg frame showing it). Each candidate width is scored by TM_CCOEFF_NORMED of
-    the fg frames resized to it (INTER_AREA) against bg around the same centre (+-SCALE_SLACK px), at full
+    the fg frames resized to it (INTER_AREA) against bg around the same centre (+-`scale_slack` px), at full
     resolution, summed over the pairs: first every `reach // 8` px, then every px around the best.
     Returns (width, mean peak score)."""
     fh, fw = pairs[0][0].shape
@@ -505,10 +454,10 @@ def refine_scale(pairs: Sequence[tuple[np.ndarray, np.ndarray]], x: int, y: int,
 
     def score(w: int) -> float:
         h = max(1, round(fh * w / fw))
-        x0, y0 = max(0, round(cx - w / 2) - SCALE_SLACK), max(0, round(cy - h / 2) - SCALE_SLACK)
+        x0, y0 = max(0, round(cx - w / 2) - params.scale_slack), max(0, round(cy - h / 2) - params.scale_slack)
         total = 0.0
         for fg, bg in pairs:
-            roi = bg[y0 : y0 + h + 2 * SCALE_SLACK, x0 : x0 + w + 2 * SCALE_SLACK]
+            roi = bg[y0 : y0 + h + 2 * params.scale_slack, x0 : x0 + w + 2 * params.scale_slack]
             if roi.shape[0] < h or roi.shape[1] < w or w < 2 or h < 2:
                 return -np.inf
             tpl = cv2.resize(fg, (w, h), interpolation=cv2.INTER_AREA)
@@ -523,11 +472,11 @@ def refine_scale(pairs: Sequence[tuple[np.ndarray, np.ndarray]], x: int, y: int,
     return best, scored[best]
 
 
-def _refine_window(tpl: np.ndarray) -> tuple[int, int, int, int]:
+def _refine_window(tpl: np.ndarray, side: int) -> tuple[int, int, int, int]:
     """(sx, sy, sw, sh): the part of the template searched at full resolution; the whole template if it
-    is small, else the most textured of 9 windows of at most REFINE_SIDE px square."""
+    is small, else the most textured of 9 windows of at most `refine_side` px square."""
     th, tw = tpl.shape
-    sw, sh = min(tw, REFINE_SIDE), min(th, REFINE_SIDE)
+    sw, sh = min(tw, side), min(th, side)
     if (sw, sh) == (tw, th):
         return 0, 0, tw, th
     best = (-1.0, 0, 0)
@@ -544,18 +493,19 @@ def _refine(
     bg_indices: Sequence[int],
     get_full: Callable[[int], np.ndarray | None],
     factor: int,
+    params: SearchParams,
 ) -> _Vote | None:
     """Full-resolution position of one template: the best (by the searched window's peak) of its
-    REFINE_TRIES best coarse peaks within REFINE_SPREAD of the best (in a pan, neighbouring frames peak
+    `refine_tries` best coarse peaks within `refine_spread` of the best (in a pan, neighbouring frames peak
     almost as high at shifted positions), on bg frames that get_full provides; then the whole template
     is scored there."""
     th, tw = tpl.full.shape
-    sx, sy, sw, sh = _refine_window(tpl.full)
+    sx, sy, sw, sh = _refine_window(tpl.full, params.refine_side)
     reach = factor + 2
     best = None
     tries = 0
     for coarse, pos, cx, cy in ranked:
-        if tries == REFINE_TRIES or (tries and coarse < ranked[0][0] - REFINE_SPREAD):
+        if tries == params.refine_tries or (tries and coarse < ranked[0][0] - params.refine_spread):
             break
         full = get_full(bg_indices[pos])
         if full is None:
@@ -610,12 +560,13 @@ def _joint(
     get_full: Callable[[int], np.ndarray | None],
     factor: int,
     rate: float,
+    params: SearchParams,
 ) -> tuple[_Vote, list[_Vote], float]:
     """Position and time together: each vote's position is tried for all templates at once, on one
     timeline (template t at bg frame date + t's fg index * rate), and the (position, date) with the best
     mean coarse score wins. Votes alone can disagree when the picture moves as a whole (a scroll, a
     pan): each template then fits a different place at a different time, and only the timeline tells
-    which. Returns the winner, the templates that agree (full-resolution score within AGREE_DROP of
+    which. Returns the winner, the templates that agree (full-resolution score within `agree_drop` of
     the best, at the position pooled over them), and the order (see Placement.order)."""
     indices = np.asarray(bg_indices)
     gap = max(1, int(np.median(np.diff(indices)))) if len(indices) > 1 else 1
@@ -627,7 +578,7 @@ def _joint(
     best = None
     tried: list[tuple[int, int]] = []
     for x, y in dict.fromkeys((v.x, v.y) for v in votes):
-        if any(abs(x - tx) <= POOL_PX and abs(y - ty) <= POOL_PX for tx, ty in tried):
+        if any(abs(x - tx) <= params.pool_px and abs(y - ty) <= params.pool_px for tx, ty in tried):
             continue  # the polish below reaches it
         tried.append((x, y))
         rows = np.array([_timeline(v.template, bg_small, x, y, factor) for v in votes])  # templates x frames
@@ -637,21 +588,23 @@ def _joint(
         if usable[d] and (best is None or means[d] > best[0]):
             best = (float(means[d]), x, y, [int(k) for k in at[d]], float(rows.max(axis=1).mean()))
     if best is None:
-        return _pool(votes[0], votes, bg_indices, get_full, factor) + (0.0,)
+        return _pool(votes[0], votes, bg_indices, get_full, factor, params.pool_px, params.refine_side) + (0.0,)
     mean, x, y, at, each = best
     placed = [dataclasses.replace(v, x=x, y=y, pos=k) for v, k in zip(votes, at) if k >= 0]
-    placed = [dataclasses.replace(v, pos=_nearby_frame(v, bg_indices, get_full, DATE_REACH)) for v in placed]
-    lead, pooled = _polish(placed, bg_indices, get_full, factor)
-    agreeing = [v for v in pooled if v.score >= lead.score - AGREE_DROP]
+    placed = [dataclasses.replace(v, pos=_nearby_frame(v, bg_indices, get_full, params.date_reach, params.refine_side))
+              for v in placed]
+    lead, pooled = _polish(placed, bg_indices, get_full, factor, params)
+    agreeing = [v for v in pooled if v.score >= lead.score - params.agree_drop]
     return lead, agreeing, mean / each if each > 0 else 0.0
 
 
 def _polish(
-    placed: list[_Vote], bg_indices: Sequence[int], get_full: Callable[[int], np.ndarray | None], factor: int
+    placed: list[_Vote], bg_indices: Sequence[int], get_full: Callable[[int], np.ndarray | None], factor: int,
+    params: SearchParams,
 ) -> tuple[_Vote, list[_Vote]]:
     """Position and time polished together at full resolution: all templates moved together to each date
-    within DATE_SCAN bg frames that the bg frames given allow, their windows' scores summed at each
-    position within SCAN_PX of a centre (`_pooled_scores`); the date and position where that sum is
+    within `date_scan` bg frames that the bg frames given allow, their windows' scores summed at each
+    position within `scan_px` of a centre (`_pooled_scores`); the date and position where that sum is
     highest win, and the templates are scored whole there (`_pool`). Where the picture's only change from
     frame to frame is fine (a slow pan over a still, grain, a scrolling texture), a shrunk picture fits a
     ridge of (place, date) pairs alike and its best is a look-alike; at full resolution only the truth
@@ -659,19 +612,20 @@ def _polish(
     find it. The scan follows the ridge: going out from the joint date one frame at a time, each date is
     pooled around the position that fitted the date before it best."""
     first, last = min(v.pos for v in placed), max(v.pos for v in placed)
-    windows = _windows(placed)
+    windows = _windows(placed, params.refine_side)
     best = (-np.inf, placed)
-    later, earlier = range(0, min(DATE_SCAN + 1, len(bg_indices) - last)), range(-1, -min(DATE_SCAN, first) - 1, -1)
+    later = range(0, min(params.date_scan + 1, len(bg_indices) - last))
+    earlier = range(-1, -min(params.date_scan, first) - 1, -1)
     for dts in (later, earlier):
         x, y = placed[0].x, placed[0].y
         for dt in dts:
             shifted = [dataclasses.replace(v, x=x, y=y, pos=v.pos + dt) for v in placed]
-            total, _ = _pooled_scores(shifted[0], shifted, bg_indices, get_full, SCAN_PX, windows)
+            total, _ = _pooled_scores(shifted[0], shifted, bg_indices, get_full, params.scan_px, windows)
             dy, dx = np.unravel_index(int(np.argmax(total)), total.shape)
-            x, y = x + int(dx) - SCAN_PX, y + int(dy) - SCAN_PX
+            x, y = x + int(dx) - params.scan_px, y + int(dy) - params.scan_px
             if float(total.max()) > best[0] + 1e-6:
                 best = (float(total.max()), [dataclasses.replace(v, x=x, y=y) for v in shifted])
-    return _pool(best[1][0], best[1], bg_indices, get_full, factor, SCAN_PX)
+    return _pool(best[1][0], best[1], bg_indices, get_full, factor, params.scan_px, params.refine_side)
 
 
 @dataclass(frozen=True)
@@ -686,24 +640,24 @@ class _Window:
     centred: np.ndarray
 
 
-def _windows(group: list[_Vote]) -> list[_Window]:
+def _windows(group: list[_Vote], side: int) -> list[_Window]:
     """Each vote's template window, cut and centred once for every date and position it is scored at."""
     out = []
     for vote in group:
-        sx, sy, sw, sh = _refine_window(vote.template.full)
+        sx, sy, sw, sh = _refine_window(vote.template.full, side)
         window = vote.template.full[sy : sy + sh, sx : sx + sw].astype(np.float32)
         out.append(_Window(sx, sy, sw, sh, window - window.mean()))
     return out
 
 
 def _nearby_frame(
-    vote: _Vote, bg_indices: Sequence[int], get_full: Callable[[int], np.ndarray | None], reach: int
+    vote: _Vote, bg_indices: Sequence[int], get_full: Callable[[int], np.ndarray | None], reach: int, side: int
 ) -> int:
     """List position, within `reach` of the vote's, of the bg frame where the vote's template best
     matches at the vote's position, at full resolution (its most textured window, for speed): the
     coarse timeline dates fg only to a frame or two where the picture changes slowly."""
     tpl = vote.template
-    sx, sy, sw, sh = _refine_window(tpl.full)
+    sx, sy, sw, sh = _refine_window(tpl.full, side)
     x, y = vote.x + tpl.ox + sx, vote.y + tpl.oy + sy
     window = tpl.full[sy : sy + sh, sx : sx + sw]
     best = (-2.0, vote.pos)
@@ -751,12 +705,13 @@ def _pool(
     bg_indices: Sequence[int],
     get_full: Callable[[int], np.ndarray | None],
     factor: int,
-    reach: int = POOL_PX,
+    reach: int,
+    side: int,
 ) -> tuple[_Vote, list[_Vote]]:
     """The position within `reach` px of `best` where the group's full-resolution scores sum highest
     (`_pooled_scores`), and the votes re-scored there (whole-template score and detail), best first. One
     template alone can peak a pixel off on low-contrast footage; together they do not."""
-    total, fulls = _pooled_scores(best, group, bg_indices, get_full, reach, _windows(group))
+    total, fulls = _pooled_scores(best, group, bg_indices, get_full, reach, _windows(group, side))
     dy, dx = np.unravel_index(int(np.argmax(total)), total.shape)
     x, y = best.x + int(dx) - reach, best.y + int(dy) - reach
     pooled = []
@@ -795,15 +750,15 @@ def _seed_frame(best: _Vote, bg_indices: Sequence[int], get_full: Callable[[int]
     return int(bg_indices[top[1]])
 
 
-def _margin(best: _Vote, bg_small: Sequence[np.ndarray]) -> float:
-    """Coarse peak minus the best other local peak farther than MARGIN_RADIUS coarse px, on the
+def _margin(best: _Vote, bg_small: Sequence[np.ndarray], params: SearchParams) -> float:
+    """Coarse peak minus the best other local peak farther than `margin_radius` coarse px, on the
     winner's correlation map at its bg frame. Without such a peak (a map barely larger than the radius,
     fg almost as large as bg) the highest value that far is used; with nothing that far (fg within
-    MARGIN_RADIUS coarse px of bg's size) the runner-up counts as 0."""
+    `margin_radius` coarse px of bg's size) the runner-up counts as 0."""
     result = cv2.matchTemplate(bg_small[best.pos], best.template.small, cv2.TM_CCOEFF_NORMED)
     peak, cx, cy = _peak(result)
     ys, xs = np.mgrid[: result.shape[0], : result.shape[1]]
-    far = (np.abs(xs - cx) > MARGIN_RADIUS) | (np.abs(ys - cy) > MARGIN_RADIUS)
+    far = (np.abs(xs - cx) > params.margin_radius) | (np.abs(ys - cy) > params.margin_radius)
     if not far.any():
         return float(peak)
     peaks = far & (result >= cv2.dilate(result, np.ones((3, 3), np.uint8)))

@@ -31,7 +31,7 @@ best, then a backward pass, then merge the two monotonically), made streaming wi
   look-alike behind lures the backward pass, which is then stuck low over several rows; F, lifted over
   those rows, is cheaper, so F wins. Both candidates lie in [root, root + K], so every commit is monotone
   with a step of 0..K.
-* Confidence: 1 - exp(-margin / 0.05) (`confidence_from_margin`, as DTW), with margin = the cost of the
+* Confidence: 1 - exp(-margin / `confidence_scale`) (`confidence_from_margin`, as DTW), with margin = the cost of the
   cheapest other cell of row i's window at or above the root minus the committed cell's cost (clock pull
   included). Content decides with a margin of about 0.1 (confidence ~0.85); a static stretch only by the
   clock's 0.01 (~0.2); a look-alike elsewhere in the band gives a small or negative margin (0); a row that
@@ -58,7 +58,8 @@ import math
 
 import numpy as np
 
-from .dtw import DEFAULT_CAP, DEFAULT_PENALTY, BandAligner, confidence_from_margin
+from .dtw import BandAligner, confidence_from_margin
+from .params import AlignParams
 from .kernels.tunnel import cheapest, commit, last_finite
 from .decision import Decision
 
@@ -72,9 +73,10 @@ class TunnelAligner(BandAligner):
     """
 
     def __init__(self, rate: float, start: int, lookahead: int, *, band: int | None = None,
-                 max_step: int | None = None, radius: int | None = None, rate_penalty: float = DEFAULT_PENALTY,
-                 penalty_cap: float = DEFAULT_CAP) -> None:
-        super().__init__(rate, start, lookahead, band, max_step, rate_penalty, penalty_cap)
+                 max_step: int | None = None, radius: int | None = None, rate_penalty: float = AlignParams.penalty,
+                 penalty_cap: float = AlignParams.penalty_cap,
+                 confidence_scale: float = AlignParams.confidence_scale) -> None:
+        super().__init__(rate, start, lookahead, band, max_step, rate_penalty, penalty_cap, confidence_scale)
         self.radius = 2 * self.max_step if radius is None else int(radius)
         if self.radius < 0:
             raise ValueError("radius must be >= 0")
@@ -128,7 +130,7 @@ class TunnelAligner(BandAligner):
         fg = self._first
         bg, margin = commit(self._cost, self._lo, self._fwd, fg, last, self._root, self.max_step, self._head,
                             self._path)
-        confidence = confidence_from_margin(margin)
+        confidence = confidence_from_margin(margin, self.confidence_scale)
         self.clock.add(fg, int(bg), confidence)
         self._root = int(bg)
         self._first = fg + 1
