@@ -19,6 +19,13 @@ class Decision:
     y: int | None = None
 
 
+def margin_confidence(margin: np.ndarray | float, scale: float) -> np.ndarray:
+    """A decision's confidence from its margin (the cost of the best other candidate less the chosen one's,
+    in the costs' units): 1 - exp(-margin / scale), 0 for a margin of 0 or less (another fits as well, or
+    nothing to compare with). One mapping for the aligners and the refiner, each with its costs' scale."""
+    return 1.0 - np.exp(-np.maximum(margin, 0.0) / scale)
+
+
 def bg_frames(decisions: Sequence[Decision]) -> np.ndarray:
     """The bg frame of each decision, as an int64 array."""
     return np.array([d.bg_frame for d in decisions], dtype=np.int64)

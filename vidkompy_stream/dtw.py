@@ -36,7 +36,7 @@ import math
 import numpy as np
 
 from .kernels.dtw import fill_row, fit_clock, solve
-from .decision import Decision
+from .decision import Decision, margin_confidence
 from .params import AlignParams
 
 
@@ -50,13 +50,6 @@ def default_max_step(rate: float) -> int:
 def default_band(max_step: int) -> int:
     """Band width in bg frames: room for a few frames of start error and many steps of lookahead drift."""
     return max(48, 8 * max_step)
-
-
-def confidence_from_margin(margin: float, scale: float) -> float:
-    """1 - exp(-margin / scale); a negative margin (nothing to compare against) gives 0."""
-    if margin < 0.0:
-        return 0.0
-    return float(1.0 - math.exp(-margin / scale))
 
 
 class ClockTracker:
@@ -269,11 +262,11 @@ class DTWAligner(BandAligner):
         return self._root if self._root >= 0 else self._lo0
 
     def _commit(self, fg: int, bg: int, margin: float) -> Decision:
-        confidence = confidence_from_margin(margin, self.confidence_scale)
-        self.clock.add(fg, bg, confidence)
+        sure = float(margin_confidence(margin, self.confidence_scale))
+        self.clock.add(fg, bg, sure)
         self._root = bg
         self._first = fg + 1
-        return Decision(fg, bg, confidence)
+        return Decision(fg, bg, sure)
 
 
 def dtw_offline(costs: np.ndarray, rate: float, *, max_step: int | None = None, rate_penalty: float = 0.0,

@@ -47,12 +47,12 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 
 from vidkompy_stream.kernels.similarity import thumb_features, window_costs
 
 from .params import AlignParams
+from .spatial import shrink, shrink_steps
 
 
 
@@ -76,29 +76,14 @@ class Fingerprinter:
         self.thumb_height = self.height // f
         self.thumb_size = self.thumb_width * self.thumb_height
         self.grad_size = 2 * (self.thumb_width - 2) * (self.thumb_height - 2)
-        # shrink plan: halve while the factor is even, then one step by the odd rest; buffers preallocated
-        self._steps: list[np.ndarray] = []
-        rest = f
-        while rest > 1:
-            step = 2 if rest % 2 == 0 else rest
-            rest //= step
-            self._steps.append(np.empty((self.thumb_height * rest, self.thumb_width * rest), dtype=np.uint8))
+        self._steps = shrink_steps(self.width, self.height, f)  # `shrink`'s buffers, made once
 
     def shrink(self, luma: np.ndarray) -> np.ndarray:
         """The thumbnail of `luma`: a box mean over f x f blocks (the last width % f columns and height % f rows
         are left out). Returns an internal buffer that the next call overwrites (a view of luma when f == 1)."""
         if luma.ndim != 2 or luma.shape != (self.height, self.width) or luma.dtype != np.uint8:
             raise ValueError(f"expected uint8 luma of shape {(self.height, self.width)}, got {luma.dtype} {luma.shape}")
-        f = self.factor
-        if f == 1:
-            return luma
-        img = luma[: self.thumb_height * f, : self.thumb_width * f]
-        if img.strides[1] != 1:
-            img = np.ascontiguousarray(img)
-        for dst in self._steps:
-            cv2.resize(img, (dst.shape[1], dst.shape[0]), dst=dst, interpolation=cv2.INTER_AREA)
-            img = dst
-        return img
+        return shrink(luma if luma.strides[1] == 1 else np.ascontiguousarray(luma), self.factor, self._steps)
 
     def compute(self, luma: np.ndarray, store: FingerprintStore, index: int) -> None:
         """Fingerprint `luma` (uint8, height x width, any strides) into `store` as absolute frame `index`."""

@@ -38,7 +38,7 @@ from .cadence import Cadence, fit_cadence, subframe_minima
 from .clock import fit_rate, gain_is_significant, row_weights
 from .dtw import dtw_offline
 from .kernels.similarity import dot, normalised
-from .decision import Decision
+from .decision import Decision, margin_confidence
 from .params import REFINE_LEVELS, AlignParams, RateParams, RefineParams
 
 log = logging.getLogger(__name__)
@@ -138,8 +138,7 @@ def resolve(costs: np.ndarray, lo: np.ndarray, root: int, max_step: int, rate: f
     with np.errstate(invalid="ignore"):  # inf - inf: nothing to compare
         margin = others.min(axis=1) - chosen
     margin = np.where(np.isfinite(margin), margin, 0.0)
-    confidence = 1.0 - np.exp(-np.maximum(margin, 0.0) / confidence_scale)
-    return path, confidence
+    return path, margin_confidence(margin, confidence_scale)
 
 
 class Clocked(Protocol):

@@ -31,7 +31,7 @@ best, then a backward pass, then merge the two monotonically), made streaming wi
   look-alike behind lures the backward pass, which is then stuck low over several rows; F, lifted over
   those rows, is cheaper, so F wins. Both candidates lie in [root, root + K], so every commit is monotone
   with a step of 0..K.
-* Confidence: 1 - exp(-margin / `confidence_scale`) (`confidence_from_margin`, as DTW), with margin = the cost of the
+* Confidence: 1 - exp(-margin / `confidence_scale`) (`decision.margin_confidence`, as DTW), with margin = the cost of the
   cheapest other cell of row i's window at or above the root minus the committed cell's cost (clock pull
   included). Content decides with a margin of about 0.1 (confidence ~0.85); a static stretch only by the
   clock's 0.01 (~0.2); a look-alike elsewhere in the band gives a small or negative margin (0); a row that
@@ -58,7 +58,8 @@ import math
 
 import numpy as np
 
-from .dtw import BandAligner, confidence_from_margin
+from .decision import margin_confidence
+from .dtw import BandAligner
 from .params import AlignParams
 from .kernels.tunnel import cheapest, commit, last_finite
 from .decision import Decision
@@ -130,11 +131,11 @@ class TunnelAligner(BandAligner):
         fg = self._first
         bg, margin = commit(self._cost, self._lo, self._fwd, fg, last, self._root, self.max_step, self._head,
                             self._path)
-        confidence = confidence_from_margin(margin, self.confidence_scale)
-        self.clock.add(fg, int(bg), confidence)
+        sure = float(margin_confidence(margin, self.confidence_scale))
+        self.clock.add(fg, int(bg), sure)
         self._root = int(bg)
         self._first = fg + 1
-        return Decision(fg, int(bg), confidence)
+        return Decision(fg, int(bg), sure)
 
     def _cheapest(self, row: int, b_lo: int, b_hi: int) -> int:
         """Row `row`'s cheapest bg frame in [b_lo, b_hi] (clock pull included), -1 if none is finite."""
