@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vidkompy_stream.ffmpeg_tool import find_ffmpeg
+from vidkompy_stream.io.ffmpeg_tool import find_ffmpeg
 
 #: the tool, run by the interpreter running the benchmark (so the same environment is measured).
 TOOL = [sys.executable, "-m", "vidkompy_stream"]

@@ -28,16 +28,16 @@ from fractions import Fraction
 
 import cv2
 import numpy as np
-
 from _common import Truth
-from vidkompy_stream.errors import VidkompyError
-from vidkompy_stream.ffmpeg_tool import find_ffmpeg
-from vidkompy_stream.inputs import open_source
+
+from vidkompy_stream.alignment.timing import nearest_bg_frame
 from vidkompy_stream.decision import Decision
-from vidkompy_stream.mapping import MappingWriter
-from vidkompy_stream.processes import ChildGroup
-from vidkompy_stream.timing import nearest_bg_frame
-from vidkompy_stream.y4m import Y4MReader
+from vidkompy_stream.errors import VidkompyError
+from vidkompy_stream.io.ffmpeg_tool import find_ffmpeg
+from vidkompy_stream.io.inputs import open_source
+from vidkompy_stream.io.mapping import MappingWriter
+from vidkompy_stream.io.processes import ChildGroup
+from vidkompy_stream.io.y4m import Y4MReader
 
 RADIUS = 20
 TOOL = [sys.executable, "-m", "vidkompy_stream"]

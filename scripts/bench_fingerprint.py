@@ -7,7 +7,7 @@ every fg frame and the bg crop under the fg rect of every bg frame, then for eac
 the cost over bg frames [lo-3, hi+3]. "nn" = share of fg frames whose argmin lies in [lo, hi]; "margin" =
 mean of (best cost outside [lo, hi]) - (best cost inside), negative when wrong. Printed for the chosen
 combination and for each component alone (pHash/aHash in 2*Hamming/64 units, histogram in half-L1 units), so
-the weights in vidkompy_stream/fingerprint.py are justified by numbers.
+the weights in vidkompy_stream/alignment/fingerprint.py are justified by numbers.
 
     python3 scripts/bench_fingerprint.py [--speed-only | --no-speed] [SCENARIO_DIR ...]
 """
@@ -26,8 +26,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import Truth  # noqa: E402
 
-from vidkompy_stream.ffmpeg_tool import find_ffmpeg  # noqa: E402
-from vidkompy_stream.fingerprint import FingerprintStore, Fingerprinter, costs  # noqa: E402
+from vidkompy_stream.alignment.fingerprint import Fingerprinter, FingerprintStore, costs  # noqa: E402
+from vidkompy_stream.io.ffmpeg_tool import find_ffmpeg  # noqa: E402
 from vidkompy_stream.kernels.similarity import hamming_window  # noqa: E402
 
 SUITE = "/tmp/vidkompy-suite"

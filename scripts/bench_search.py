@@ -30,11 +30,11 @@ from scenarios import SCENARIOS
 from suite import pair
 
 from vidkompy_stream.errors import VidkompyError
-from vidkompy_stream.ffmpeg_tool import find_ffmpeg
-from vidkompy_stream.framering import FrameRing
-from vidkompy_stream.inputs import open_source
-from vidkompy_stream.placement import Found, PlacementSearch, fg_ring_capacity
-from vidkompy_stream.processes import ChildGroup
+from vidkompy_stream.io.ffmpeg_tool import find_ffmpeg
+from vidkompy_stream.io.framering import FrameRing
+from vidkompy_stream.io.inputs import open_source
+from vidkompy_stream.io.processes import ChildGroup
+from vidkompy_stream.search.placement import Found, PlacementSearch, fg_ring_capacity
 
 SEARCH_SECONDS = Fraction(30)
 SIZE = (1920, 1080)

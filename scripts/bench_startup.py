@@ -22,10 +22,19 @@ from collections.abc import Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _bench import TOOL, Geometry, ff, note, parse_size, print_json, print_table, workdir  # noqa: E402
+from _bench import (  # noqa: E402
+    TOOL,
+    Geometry,
+    ff,
+    note,
+    parse_size,
+    print_json,
+    print_table,
+    workdir,
+)
 from bench_speed import make_inputs, overlay_graph  # noqa: E402
 
-from vidkompy_stream.y4m import parse_header  # noqa: E402
+from vidkompy_stream.io.y4m import parse_header  # noqa: E402
 
 FIRST = re.compile(r"first output frame after reading (\d+) fg and (\d+) bg frames")
 

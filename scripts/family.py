@@ -40,14 +40,14 @@ from collections.abc import Iterable, Sequence
 from fractions import Fraction
 
 import numpy as np
-
 from _bench import print_table
 from _common import Truth
 from make_pair import PairSpec, build
 from score import map_errors, score_map
 from suite import ENGINES, _last_line
+
 from vidkompy_stream.errors import VidkompyError
-from vidkompy_stream.ffmpeg_tool import find_ffmpeg
+from vidkompy_stream.io.ffmpeg_tool import find_ffmpeg
 
 WORKDIR = "/tmp/vidkompy-family"
 HERE = os.path.dirname(os.path.abspath(__file__))

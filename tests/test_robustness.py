@@ -20,13 +20,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import (TAG, RunTool, decode, ffmpeg_run, index_source, leftover_processes, make_y4m,
-                            read_y4m_frames, tagged_processes)
+from tests.conftest import (
+    TAG,
+    RunTool,
+    decode,
+    ffmpeg_run,
+    index_source,
+    leftover_processes,
+    make_y4m,
+    read_y4m_frames,
+    tagged_processes,
+)
 from tests.test_cli import one_error_line
 from vidkompy_stream.errors import VidkompyError
-from vidkompy_stream.inputs import InputReader
-from vidkompy_stream.mapping import read_mapping
-from vidkompy_stream.y4m import COLORSPACES, Y4MFormat, Y4MWriter
+from vidkompy_stream.io.inputs import InputReader
+from vidkompy_stream.io.mapping import read_mapping
+from vidkompy_stream.io.y4m import COLORSPACES, Y4MFormat, Y4MWriter
 
 FG_FRAMES, CUT_AT = 30, 12
 PLACE = ["--x", "40", "--y", "24"]

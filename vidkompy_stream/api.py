@@ -18,16 +18,17 @@ from typing import NamedTuple, Union, overload
 
 import numpy as np
 
-from .arrays import array_source
-from .compositor import Compositor
-from .errors import UsageError
-from .ffmpeg_tool import find_ffmpeg
-from .inputs import Source
+from .compose.compositor import Compositor
 from .decision import Decision, bg_frames, confidences
-from .mapping import MappingWriter
+from .errors import UsageError
+from .io.arrays import array_source
+from .io.ffmpeg_tool import find_ffmpeg
+from .io.inputs import Source
+from .io.mapping import MappingWriter
 from .options import Options, check, seconds
 from .params import AlignParams, SearchParams
-from .pipeline import Summary, locate as search, run
+from .pipeline import Summary, run
+from .pipeline import locate as search
 
 __all__ = ["locate", "align", "overlay", "composite", "Mapping", "Placement"]
 

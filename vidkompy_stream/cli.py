@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .errors import NotFound, UsageError, VidkompyError
-from .ffmpeg_tool import find_ffmpeg
+from .io.ffmpeg_tool import find_ffmpeg
 from .options import Options, check
 
 PROG = "vidkompy-stream"

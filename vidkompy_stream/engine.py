@@ -16,9 +16,9 @@ from fractions import Fraction
 import numpy as np
 
 from .api import frame_rate, options_from
-from .arrays import array_source
-from .errors import UsageError
 from .decision import Decision, bg_frames, confidences
+from .errors import UsageError
+from .io.arrays import array_source
 from .pipeline import Job, run
 
 ROLES = ("fg", "bg")

@@ -20,22 +20,34 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from .aligner import AlignedTiming, bg_frames_needed, fg_frames_needed, preload_kernels
-from .compositor import Compositor
-from .errors import NotFound, VidkompyError
-from .framering import FrameRing
-from .inputs import Source, open_source, report_damage
-from .layout import LayoutConverter
+from .alignment.aligner import (
+    AlignedTiming,
+    bg_frames_needed,
+    fg_frames_needed,
+    preload_kernels,
+)
+from .alignment.timing import MapTiming, OffsetTiming, nearest_bg_frame
+from .compose.compositor import Compositor
+from .compose.layout import LayoutConverter
 from .decision import Decision
-from .mapping import MappingWriter, read_mapping
+from .errors import NotFound, VidkompyError
+from .io.framering import FrameRing
+from .io.inputs import Source, open_source, report_damage
+from .io.mapping import MappingWriter, read_mapping
+from .io.outputs import (
+    AudioSource,
+    EncoderSettings,
+    EncoderSink,
+    Sink,
+    Y4MFileSink,
+    Y4MSink,
+)
+from .io.processes import ChildGroup, threads_each
+from .io.scaling import ReplayReader, ScaledReader, scaled_format
+from .io.y4m import Y4MFormat
 from .options import Options
-from .scaling import ReplayReader, ScaledReader, scaled_format
 from .params import REFINE_LEVELS, AlignParams, SearchParams
-from .placement import Found, PlacementSearch, fg_ring_capacity
-from .outputs import AudioSource, EncoderSettings, EncoderSink, Sink, Y4MFileSink, Y4MSink
-from .processes import ChildGroup, threads_each
-from .timing import MapTiming, OffsetTiming, nearest_bg_frame
-from .y4m import Y4MFormat
+from .search.placement import Found, PlacementSearch, fg_ring_capacity
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,137 @@
+"""The rate from the pixel evidence, on rows shaped like the refiner's: where the pixels put each fg frame
+(the bg frame showing its picture, i.e. the exact line rounded, plus sub-frame noise) with a sharpness
+weight per row, some rows near-flat (a still or dark stretch: tiny weight, minimum anywhere nearby)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vidkompy_stream.alignment.clock import (
+    difference_standard_error,
+    fit_rate,
+    row_weights,
+)
+from vidkompy_stream.params import RateParams
+
+#: Rows of evidence within which a PAL-sized drift must be measured (2 s at 25 fps: a 4 % drift moves bg by
+#: 2 frames in that time, and each row only dates fg to the nearest bg frame).
+CONVERGED = 50
+PARAMS = RateParams()
+
+
+def evidence(rate: float, start: float, n: int, seed: int, flat: float = 0.3) -> tuple[np.ndarray, ...]:
+    """fg frames, positions and weights of rows of the clock bg = start + rate * fg."""
+    rng = np.random.default_rng(seed)
+    fg = np.arange(n, dtype=np.float64)
+    position = np.floor(start + rate * fg + 0.5) + rng.normal(0.0, 0.1, n)
+    weight = rng.uniform(0.05, 1.0, n)
+    is_flat = rng.random(n) < flat
+    weight[is_flat] *= 0.01
+    position[is_flat] += rng.uniform(-2.0, 2.0, is_flat.sum())
+    return fg, position, weight
+
+
+@pytest.mark.parametrize(("drift", "rows"), [(24 / 25, CONVERGED), (25 / 24, CONVERGED), (0.99, 4 * CONVERGED),
+                                             (1.01, 4 * CONVERGED)])
+@pytest.mark.parametrize("nominal", [1.0, 2.5, 0.8])
+def test_a_drift_is_measured_once_it_has_moved_bg_two_frames(drift: float, rows: int, nominal: float) -> None:
+    """From the nominal rate and the line through the first rows: a PAL-sized drift (4 %) within CONVERGED rows,
+    1 % within four times as many (both: 2 frames of drift at rate 1). The rate is then significant and within
+    a quarter of a frame over those rows of the truth."""
+    rate = nominal * drift
+    fg, position, weight = evidence(rate, 100.3, rows, seed=int(drift * 1e4 + nominal * 10))
+    found = fit_rate(fg, position, weight, nominal, 100.3, nominal)
+    assert found.drifts(nominal, PARAMS.significance), found
+    assert abs(found.value - rate) * rows < 0.25, found
+    assert abs(found.value - rate) < 3 * found.sd + 1e-9, found
+
+
+@pytest.mark.parametrize("nominal", [1.0, 2.5, 0.8, 25 / 30])
+def test_no_drift_is_seldom_taken_for_one(nominal: float) -> None:
+    """Without drift, over 100 seeds and evidence of 25 to 200 rows, the nominal rate is kept nearly always."""
+    false = sum(fit_rate(*evidence(nominal, 40.2, n, seed), nominal, 40.2, nominal).drifts(nominal,
+                                                                                            PARAMS.significance)
+                for seed in range(100) for n in (25, 50, 200))
+    assert false <= 6, false
+
+
+def test_a_small_drift_is_measured_over_longer_evidence() -> None:
+    """0.1 % is a frame in 40 s at 25 fps: invisible in 2 s, measured over 600 rows."""
+    fg, position, weight = evidence(1.001, 10.0, 600, seed=4)
+    assert not fit_rate(fg[:CONVERGED], position[:CONVERGED], weight[:CONVERGED], 1.0, 10.0, 1.0).drifts(
+        1.0, PARAMS.significance)
+    found = fit_rate(fg, position, weight, 1.0, 10.0, 1.0)
+    assert abs(found.value - 1.001) < 3e-4, found
+
+
+def test_rows_off_the_line_do_not_bend_it() -> None:
+    """Rows before a 3-frame jump (fg dropped frames), and a few stray ones, are left out."""
+    fg, position, weight = evidence(2.4, 50.0, 300, seed=7)
+    position[:100] -= 3 * 2.4
+    position[[150, 170, 190]] += 6
+    found = fit_rate(fg, position, weight, 2.4, 50.0, 2.5)
+    assert abs(found.value - 2.4) < 1e-3, found
+    assert found.rows < 250
+
+
+def test_no_evidence_keeps_the_rate_given() -> None:
+    found = fit_rate(np.arange(10.0), np.zeros(10), np.zeros(10), 1.02, 5.0, 1.0)
+    assert found.value == 1.02 and found.rows == 0
+    assert not found.drifts(1.02, PARAMS.significance)
+
+
+def test_row_weights_trust_sharp_rows_over_flat_ones_that_stray() -> None:
+    """Flat rows whose minima stray by a frame or two (a dark stretch) get under a third of the weight the
+    sharp rows on the line get, measured from their residuals; rows without evidence get none."""
+    fg, position, weight = evidence(2.5, 30.0, 200, seed=9, flat=0.5)
+    weight[::17] = 0.0
+    v = row_weights(fg, position, weight, 2.5, 30.0)
+    flat = weight < 0.01
+    assert np.all(v[weight == 0] == 0)
+    assert np.median(v[flat & (weight > 0)]) < np.median(v[~flat]) / 3
+    assert np.max(v) <= 12.0 + 1e-9, "never surer than whole-frame rounding"
+
+
+def test_rows_that_bend_are_not_a_drift() -> None:
+    """Rows on the nominal line whose later half runs 4 % slow (a bg stretch that ran slow, a slow scene's
+    minima sliding), with rounding-sized noise: the line through all of them is a significant 2.4 % drift,
+    but its two halves disagree, so no drift is taken; rows on one straight line at that rate are one."""
+    rng = np.random.default_rng(5)
+    fg = np.arange(120, dtype=np.float64)
+    weight = np.full(120, 0.5)
+    bent = 30 + np.where(fg < 60, fg, 60 + 0.95 * (fg - 60)) + rng.normal(0, 0.3, 120)
+    found = fit_rate(fg, bent, weight, 1.0, 30.0, 1.0)
+    assert abs(found.value - 1.0) > 3 * found.sd, "the whole fit does lean: the halves' test is what says no"
+    assert not found.steady and not found.drifts(1.0, PARAMS.significance), found
+    straight = 30 + 0.976 * fg + rng.normal(0, 0.3, 120)
+    found = fit_rate(fg, straight, weight, 1.0, 30.0, 1.0)
+    assert found.steady and found.drifts(1.0, PARAMS.significance), found
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), sigma=st.floats(0.002, 0.05), trend=st.floats(0.0, 0.5))
+def test_the_noise_of_values_on_a_smooth_trend_is_measured_without_the_trend(seed: int, sigma: float,
+                                                                             trend: float) -> None:
+    """A near-miss dating's mismatches rise and fall with the motion (a smooth trend, up to 10 times the
+    noise's scale and more) with coding noise on top. The standard error must be that of the noise alone:
+    over 25 such series of 31 values, the median estimate is within a third of sigma / sqrt(31) (one series
+    alone scatters by about that much). Two probes past a cut (fitting nothing, mismatch 1) widen it by
+    less than half, where a plain standard deviation would grow twentyfold."""
+    rng = np.random.default_rng(seed)
+    n = 31
+    clean, cut = [], []
+    for _ in range(25):
+        values = trend * np.sin(np.linspace(0.0, np.pi, n)) + rng.normal(0.0, sigma, n)
+        clean.append(difference_standard_error(values) * np.sqrt(n) / sigma)
+        values[rng.choice(n, 2, replace=False)] = 1.0
+        cut.append(difference_standard_error(values) * np.sqrt(n) / sigma)
+    assert 0.75 < float(np.median(clean)) < 1.33
+    assert float(np.median(cut)) < 1.5 * 1.33
+
+
+def test_too_few_values_have_no_measurable_noise() -> None:
+    """Four values leave two second differences, no spread: the standard error is infinite (nothing is
+    significant against it), not zero."""
+    assert difference_standard_error(np.array([0.1, 0.3, 0.2, 0.4])) == np.inf
+    assert np.isfinite(difference_standard_error(np.array([0.1, 0.3, 0.2, 0.4, 0.25])))

@@ -1,0 +1,113 @@
+"""Losing bg after an edit in fg and finding it again: the watch and the scan on numbers, the aligner's
+settle/restart, and end to end on an fg cut twice (0.5 s and 30 s forward) out of a rendered scene."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import RunTool, ffmpeg_run, life_scene
+from vidkompy_stream.alignment.dtw import DTWAligner
+from vidkompy_stream.alignment.reacquire import ForwardScan, LockWatch
+from vidkompy_stream.params import LockParams
+
+
+def test_lock_is_lost_after_patience_rows_in_a_row_flat_rows_saying_nothing() -> None:
+    watch = LockWatch(LockParams(lost_cost=0.4, patience=3))
+    assert [watch.update(i, 0.05 + 0.01 * (i % 2), False) for i in range(8)] == [None] * 8
+    assert watch.update(8, 0.9, False) is None and watch.update(9, 0.9, False) is None
+    assert watch.update(10, 0.1, False) is None, "a row on the picture again: the run starts over"
+    assert watch.update(11, 0.9, False) is None and watch.update(12, 1.0, True) is None
+    assert watch.update(13, 0.95, False) is None
+    assert watch.update(14, 0.8, False) == 11, "three lost rows (the flat one in between says nothing)"
+    assert [watch.update(i, 0.8, False) for i in range(15, 18)] == [None] * 3, "watched anew after a report"
+
+
+def test_weak_footage_keeps_its_clock_and_loses_it_only_when_clearly_worse() -> None:
+    """Rows that never match well (fingerprints of noise: about 0.40 +- 0.02) are not lost for a stray 0.45
+    every few rows; an edit (0.67, unrelated pictures) is."""
+    watch = LockWatch(LockParams(lost_cost=0.4, patience=3))
+    rng = np.random.default_rng(1)
+    weak = 0.40 + rng.uniform(-0.02, 0.02, 300)
+    weak[150:180:3] = 0.45
+    assert all(watch.update(i, float(c), False) is None for i, c in enumerate(weak))
+    assert [watch.update(300 + k, 0.67, False) for k in range(3)] == [None, None, 300]
+
+
+def test_the_scan_takes_the_first_clear_match_once_passed_by_its_span() -> None:
+    scan = ForwardScan(lost_cost=0.4, confirm=3)
+    scores = {100: 0.9, 101: 0.8, 102: 0.5, 103: 0.2, 104: 0.05, 105: 0.3, 106: 0.6, 107: 0.9, 108: 0.01}
+    found = [scan.offer(j, s) for j, s in scores.items()]
+    assert found.index(104) == 7 and found[7] == 104, found
+    weak = ForwardScan(lost_cost=0.4, confirm=2)
+    assert all(weak.offer(j, 0.6) is None for j in range(50)), "nothing that matches: nothing found"
+
+
+def test_settle_then_restart_keeps_the_output_monotone_and_follows_the_new_place() -> None:
+    """Rows 0-9 match bg 10 + i; from fg 10 on the picture is 60 frames ahead (a cut). settle(10) commits
+    0..9 on the old line; restart(10, 70) lets rows 10.. find 70 + (i - 10), far outside the old band."""
+    lookahead, band = 5, 48
+    aligner = DTWAligner(1.0, 10, lookahead, band=band)
+    decisions = []
+
+    def cost_row(i: int) -> np.ndarray:
+        lo, hi = aligner.window(i)
+        truth = 10 + i if i < 10 else 70 + (i - 10)
+        return np.where(np.arange(lo, hi) == truth, 0.0, 1.0).astype(np.float32)
+
+    for i in range(13):
+        decisions += aligner.push(i, cost_row(i))
+    decisions += aligner.settle(10)
+    assert [d.fg_frame for d in decisions] == list(range(10))
+    assert [d.bg_frame for d in decisions] == [10 + i for i in range(10)]
+    aligner.restart(10, 70)
+    for i in range(10, 30):
+        decisions += aligner.push(i, cost_row(i))
+    decisions += aligner.finish()
+    assert [d.fg_frame for d in decisions] == list(range(30))
+    assert [d.bg_frame for d in decisions[10:]] == [70 + k for k in range(20)]
+    with pytest.raises(ValueError, match="must follow settle"):
+        aligner.restart(5, 10)
+
+
+RATE, SECONDS = 25, 46
+#: fg: scene frames 50..149, then a 0.5 s cut (162..249), then a 30 s cut (1000..1099); crop under fg.
+PIECES = ((50, 150), (162, 250), (1000, 1100))
+CROP = (96, 40, 160, 112)
+
+
+@pytest.fixture(scope="module")
+def cut_pair(ffmpeg_exe: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    folder = tmp_path_factory.mktemp("reacquire")
+    scene = folder / "scene.mkv"
+    ffmpeg_run(ffmpeg_exe, "-f", "lavfi", "-i", life_scene(320, 180, RATE, RATE * SECONDS), "-c:v", "ffv1",
+               str(scene))
+    bg, fg = folder / "bg.mp4", folder / "fg.mp4"
+    ffmpeg_run(ffmpeg_exe, "-i", str(scene), "-c:v", "libx264", "-preset", "ultrafast", "-crf", "30", str(bg))
+    pick = "+".join(f"between(n,{a},{b - 1})" for a, b in PIECES)
+    x, y, w, h = CROP
+    ffmpeg_run(ffmpeg_exe, "-i", str(scene), "-vf", f"select='{pick}',setpts=N/{RATE}/TB,crop={w}:{h}:{x}:{y}",
+               "-c:v", "libx264", "-preset", "ultrafast", "-crf", "16", str(fg))
+    truth = np.concatenate([np.arange(a, b) for a, b in PIECES])
+    cuts = np.cumsum([b - a for a, b in PIECES])[:-1]
+    return {"bg": bg, "fg": fg, "truth": truth, "cuts": cuts}
+
+
+def test_fg_cut_forward_is_found_again_end_to_end(run_tool: RunTool, cut_pair: dict[str, object],
+                                                  tmp_path: Path) -> None:
+    """Every fg frame over its own bg frame but at most a second's worth about each cut (the path may start
+    a short jump a frame early), the 30 s jump found by the forward search (said in the log), the output
+    monotone."""
+    done = run_tool(["--fg", str(cut_pair["fg"]), "--bg", str(cut_pair["bg"]), "--map-out", "map.csv", "-o", "-"])
+    assert done.returncode == 0, done.stderr.decode()
+    rows = [line.split(",") for line in (tmp_path / "map.csv").read_text().splitlines()[1:] if line[0].isdigit()]
+    bg = np.array([int(r[1]) for r in rows])
+    truth: np.ndarray = cut_pair["truth"]  # type: ignore[assignment]
+    assert len(bg) == len(truth) and np.all(np.diff(bg) >= 0)
+    wrong = np.flatnonzero(bg != truth)
+    cuts: np.ndarray = cut_pair["cuts"]  # type: ignore[assignment]
+    near = [w for w in wrong if np.any(np.abs(w - cuts) < RATE)]
+    assert len(near) == len(wrong), f"wrong fg frames away from the cuts: {sorted(set(wrong) - set(near))}"
+    for c in cuts:
+        assert np.sum(np.abs(wrong - c) < RATE) < RATE, (c, wrong)
+    assert "found again at bg frame" in done.stderr.decode()

@@ -1,0 +1,195 @@
+"""The clock's rate from the pixel evidence, with its uncertainty, from the first rows of motion on.
+
+fg and bg run on clocks of their own, so bg = offset + rate * fg (bg and fg in frames), up to the frames
+either stream dropped, repeated or cut. The evidence is where the pixels put each fg frame: the sub-frame
+position p of the minimum of its refine cost row (`cadence.subframe_minima`: a parabola through the minimum
+and its neighbours) with the parabola's curvature w as its weight. Near its minimum a row costs about
+C0 + w / 2 * (b - p)^2; if the costs carry noise of one scale T, p has variance T / w about the bg frame that
+shows fg's picture, and that frame lies within half a frame of the exact line (nearest-frame rounding,
+variance 1/12). So each row measures the line with variance 1/12 + T / w: sharp rows count for more, but
+never for more than whole-frame rounding allows, and flat rows (a dark or still scene) for little. T is
+measured from the rows' own residuals about the line.
+
+`fit_rate` is weighted least squares with a Gaussian prior on the slope (the nominal rate, as wide as real
+drift: up to the PAL speed-up's 4.2 %), over the rows near the line, so a dropped frame or a cut does not
+bend it (e.g. Bishop 2006, "Pattern Recognition and Machine Learning", sec. 3.3, Bayesian linear regression).
+A 4 % drift moves bg by a frame a second at 25 fps: the rate is measured once a second or two of motion has
+been seen, where a fit over decisions alone needs far more of them to outweigh a prior held fixed. Most
+pairs do not drift at all, so the measured rate is taken only once it differs significantly from the
+nominal one (`Rate.drifts`), by Student's t test on the rows' effective degrees of freedom: T and the
+rows' correlation are themselves estimated from the rows, so a dozen rows of a slow scene, whose standard
+error looks small, must lie much farther from the nominal rate than a thousand (Student 1908, "The probable
+error of a mean", Biometrika 6).
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+from scipy import stats
+
+from ..params import RateParams
+
+#: Variance (frames^2) of where the right bg frame lies about the exact line: nearest-frame rounding.
+ROUNDING_VARIANCE = 1.0 / 12.0
+#: A normal distribution's standard deviation over its median absolute deviation.
+MAD_TO_SD = 1.4826
+
+
+@dataclasses.dataclass(frozen=True)
+class Rate:
+    """A measured rate (bg frames per fg frame), its standard error, the rows it rests on, and their
+    effective degrees of freedom (rows less the line's two parameters, fewer when neighbouring rows err
+    alike)."""
+
+    value: float
+    sd: float
+    rows: int
+    dof: float = 0.0
+    steady: bool = True  #: the rows' earlier and later halves agree on the rate (`_halves_agree`)
+
+    def drifts(self, nominal: float, significance: float) -> bool:
+        """Whether the evidence shows a drift: the rate lies farther from the nominal one than Student's t at
+        the rows' degrees of freedom allows at the tail probability of `significance` normal standard
+        errors. Most pairs do not drift, so a drift must be shown before the clock follows it (a test of the
+        no-drift hypothesis, not a shrunk estimate that would tilt every clock a little)."""
+        if self.dof <= 0.0 or not self.steady:
+            return False
+        return abs(self.value - nominal) > _t_quantile(significance, self.dof) * self.sd
+
+
+def _slope(f: np.ndarray, p: np.ndarray, v: np.ndarray, prior: float,
+           prior_var: float) -> tuple[float, float, float, float]:
+    """Weighted slope of p over f (v: inverse variances) with a Gaussian prior: (slope, its variance, the line's
+    value at f = 0, the residuals' effective degrees of freedom). The variance is widened when the residuals are larger than the weights say, and when they
+    are correlated from row to row (a cadence's sawtooth, a slow wobble: fewer independent rows than rows),
+    by the AR(1) factor (1 + r) / (1 - r) of their lag-one correlation r (Bretherton et al. 1999, "The
+    effective number of spatial degrees of freedom of a time-varying field", J. Climate 12)."""
+    fm, pm = (v @ f) / v.sum(), (v @ p) / v.sum()
+    x, y = f - fm, p - pm
+    sxx, sxy = float(v @ (x * x)), float(v @ (x * y))
+    slope = (sxy + prior / prior_var) / (sxx + 1.0 / prior_var)
+    residual = y - slope * x
+    scale = max(1.0, float(v @ (residual * residual)) / max(1.0, len(f) - 2.0))
+    correlated = ar1_factor(residual)
+    scale *= correlated
+    return slope, 1.0 / (sxx / scale + 1.0 / prior_var), pm - slope * fm, len(f) / correlated - 2.0
+
+
+def ar1_factor(residual: np.ndarray) -> float:
+    """How many rows count as one independent row: (1 + r) / (1 - r) of the residuals' lag-one correlation r,
+    at least 1 and at most half the rows (Bretherton et al. 1999, J. Climate 12). A variance of a mean or a
+    slope is widened by it, degrees of freedom divided."""
+    centred = residual - residual.mean()
+    power = float(centred @ centred)
+    r = float(centred[1:] @ centred[:-1]) / power if power > 0 else 0.0
+    return min(max(1.0, (1.0 + r) / max(1.0 - r, 1e-9)), len(residual) / 2.0)
+
+
+def standard_error(values: np.ndarray) -> float:
+    """The standard error of the mean of `values` (at least 2), their scatter about their mean widened by
+    its lag-one correlation (`ar1_factor`)."""
+    residual = values - values.mean()
+    n = len(values)
+    return math.sqrt(float(residual @ residual) / (n - 1) * ar1_factor(residual) / n)
+
+
+def difference_standard_error(values: np.ndarray) -> float:
+    """The standard error of the mean of `values` as white noise about a smooth trend would give:
+    the noise's scale from the second differences of successive values (Gasser, Sroka & Jennen-Steinmetz
+    1986, Biometrika 73(3): a second difference cancels a locally straight trend, leaving 6 times the noise's
+    variance), by their median absolute deviation (scaled to a normal standard deviation), so that neither
+    a slow drift of the values nor a value or two of another kind (a probe past a cut in fg, matched
+    nowhere) counts as noise. Infinite for fewer than 5 values (fewer than 3 second differences have no
+    spread to measure)."""
+    if len(values) < 5:
+        return math.inf
+    pseudo = (values[:-2] - 2.0 * values[1:-1] + values[2:]) / math.sqrt(6.0)
+    scale = MAD_TO_SD * float(np.median(np.abs(pseudo - float(np.median(pseudo)))))
+    return scale / math.sqrt(len(values))
+
+
+def gain_is_significant(gain: np.ndarray, significance: float) -> bool:
+    """Whether paired differences (one row against two candidates) favour the second by more than
+    `significance` standard errors of their mean. Fewer than 3 differences say nothing."""
+    return len(gain) >= 3 and float(gain.mean()) > significance * standard_error(gain)
+
+
+def _t_quantile(significance: float, dof: float) -> float:
+    """Student's t quantile at `dof` degrees of freedom for the tail probability of `significance` normal
+    standard errors."""
+    return float(stats.t.ppf(stats.norm.cdf(significance), dof))
+
+
+def _temperature(residual: np.ndarray, w: np.ndarray) -> float:
+    """The pixel noise scale T from residuals about a line, by least squares of E[r^2] = 1/12 + T / w (what
+    rounding leaves unexplained, in proportion to each row's flatness); at least a thousandth of the
+    median row's T."""
+    inverse = 1.0 / w
+    t = float(inverse @ (residual * residual - ROUNDING_VARIANCE)) / float(inverse @ inverse)
+    return max(t, 1e-3 * ROUNDING_VARIANCE * float(np.median(w)))
+
+
+def _inverse_variance(temperature: float, w: np.ndarray) -> np.ndarray:
+    """Each row's inverse variance about the line: 1 / (1/12 + T / w)."""
+    return 1.0 / (ROUNDING_VARIANCE + temperature / w)
+
+
+def fit_rate(fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: float, offset: float, nominal: float,
+             params: RateParams = RateParams()) -> Rate:
+    """The rate of the line through the evidence rows near the line bg = offset + rate * fg (weight 0: no
+    evidence); with no rows near it, `rate` itself with the prior's uncertainty. The rows' pixel noise scale
+    is taken as rounding's at the median row at first, then measured from the residuals (`_temperature`)."""
+    keep = weight > 0
+    f, p, w = (np.asarray(a, np.float64)[keep] for a in (fg, position, weight))
+    prior_var = (params.drift * nominal) ** 2
+    found = Rate(rate, float(np.sqrt(prior_var)), 0)
+    if f.size < 2:
+        return found
+    temperature = ROUNDING_VARIANCE * float(np.quantile(w, 0.9))
+    used = None  # the rows of the last fit
+    for k in range(params.passes):  # the first pass wide: the line given may be off, the evidence is not
+        near = np.abs(p - offset - rate * f) <= params.tolerance * (3 if k == 0 else 1)
+        if near.sum() < 2:
+            break
+        rate, variance, offset, dof = _slope(f[near], p[near], _inverse_variance(temperature, w[near]), nominal,
+                                             prior_var)
+        temperature = _temperature(p[near] - offset - rate * f[near], w[near])
+        found, used = Rate(rate, float(np.sqrt(variance)), int(near.sum()), dof), near
+    if used is None:
+        return found
+    steady = _halves_agree(f[used], p[used], _inverse_variance(temperature, w[used]), params.significance)
+    return dataclasses.replace(found, steady=steady)
+
+
+def _halves_agree(f: np.ndarray, p: np.ndarray, v: np.ndarray, significance: float) -> bool:
+    """Whether the rows' earlier and later halves (by fg frame) measure one rate: their slopes (flat prior)
+    differ by less than Student's t at `significance` normal standard errors of the difference. Where they do
+    not, no straight line explains the rows (a freeze, a cadence's steps, rows from two places), and what
+    the whole fit calls a drift is not one: a goodness-of-fit check of the drift model (e.g. Chow 1960,
+    "Tests of equality between sets of coefficients in two linear regressions", Econometrica 28)."""
+    middle = np.median(f)
+    halves = [(f <= middle), (f > middle)]
+    if min(int(h.sum()) for h in halves) < 3:
+        return True
+    fits = [_slope(f[h], p[h], v[h], 0.0, np.inf) for h in halves]
+    (a, var_a, _, dof_a), (b, var_b, _, dof_b) = fits
+    dof = min(dof_a, dof_b)
+    if dof <= 0.0:
+        return True
+    return abs(a - b) <= _t_quantile(significance, dof) * np.sqrt(var_a + var_b)
+
+
+def row_weights(fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: float, offset: float,
+                tolerance: float = RateParams.tolerance) -> np.ndarray:
+    """Each row's inverse variance about the line bg = offset + rate * fg, 1 / (1/12 + T / w), with T measured
+    from the rows near the line (0 where a row has no evidence)."""
+    out = np.zeros(len(weight))
+    keep = weight > 0
+    near = keep & (np.abs(position - offset - rate * fg) <= tolerance)
+    if near.sum() < 2:
+        return np.asarray(weight, np.float64).copy()
+    residual = position[near] - offset - rate * fg[near]
+    temperature = _temperature(residual - np.average(residual, weights=weight[near]), weight[near])
+    out[keep] = _inverse_variance(temperature, weight[keep])
+    return out

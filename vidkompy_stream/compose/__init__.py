@@ -1,0 +1,1 @@
+"""fg pasted over bg: plane layouts and the compositor."""
