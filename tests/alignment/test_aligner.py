@@ -177,7 +177,6 @@ def test_drifting_bg_clock_is_followed(run_tool: RunTool, pairs: dict[str, dict[
     """bg's clock runs 2 % fast: the aligner's mapping stays on the right frame (>= 99 %) where a
     constant offset, right at fg frame 0, drifts off; -v logs a rate of ~1.2 / 1.02 bg frames per fg frame."""
     pair = pairs["drift"]
-    n = len(pair["fg_source"])
     done = run_tool(["--fg", str(pair["fg"]), "--bg", str(pair["bg"]), "--map-out", "aligned.csv", "-o", "-",
                      "-v"])
     assert done.returncode == 0, done.stderr.decode()

@@ -283,7 +283,13 @@ class PlacementSearch:
                         tracked, scores = self._rescore(ring, smalls, shrunk, j, window)
             self.work += time.monotonic() - tick
             j += 1
-        last = min(j, ring.end) - 1
+        return self._at_end(ring, smalls, shrunk, scores, struck, min(j, ring.end) - 1)
+
+    def _at_end(self, ring: FrameRing, smalls: np.ndarray, shrunk: np.ndarray, scores: np.ndarray, struck: int,
+                last: int) -> Found:
+        """The horizon (or bg) ended at bg frame `last`: settle the candidate still open, then take the rivals'
+        winner, or raise."""
+        window = len(shrunk)
         if last < 0:
             raise VidkompyError("bg has no frames")
         candidate = self._candidate(scores, max(struck + 1, last - window + 1), last, window)
