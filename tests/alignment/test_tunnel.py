@@ -6,7 +6,7 @@ test_dtw.py that take `engine`: they run on both aligners."""
 import numpy as np
 import pytest
 
-from tests.test_dtw import bg_frames, graded, matrix_costs, run, true_path
+from tests.alignment.test_dtw import bg_frames, graded, matrix_costs, run, true_path
 from vidkompy_stream.alignment.dtw import DTWAligner
 from vidkompy_stream.alignment.tunnel import TunnelAligner
 
