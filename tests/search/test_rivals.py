@@ -9,6 +9,8 @@ from vidkompy_stream.params import SearchParams
 from vidkompy_stream.search.rivals import Rival, catch_up, make_rival, winner
 
 SIGNIFICANCE = SearchParams.significance
+#: A later showing must fit half as well again, a nearby dating a quarter better.
+PARAMS = SearchParams(better=0.25, better_far=0.5)
 from vidkompy_stream.search.spatial import Placement, shrink
 
 FACTOR = 2
@@ -56,9 +58,9 @@ def test_the_earliest_of_equal_fits_wins_and_a_clearly_better_later_one_replaces
     early_wrong = _judge(_rival(frames, BOX[0], START + 8), frames)
     right = _judge(_rival(frames, BOX[0], START), frames)
     again = _judge(_rival(frames, BOX[0], START), frames)
-    assert winner([early_wrong, right, again], 3, SearchParams(better=0.25, better_far=0.5)) is right
-    assert winner([right, again], 3, SearchParams(better=0.25, better_far=0.5)) is right
-    assert winner([], 3, SearchParams(better=0.25, better_far=0.5)) is None
+    assert winner([early_wrong, right, again], 3, PARAMS) is right
+    assert winner([right, again], 3, PARAMS) is right
+    assert winner([], 3, PARAMS) is None
 
 
 def test_probes_outside_the_frames_read_are_not_counted() -> None:
@@ -83,9 +85,9 @@ def test_a_later_showing_must_fit_far_better_than_a_nearby_dating() -> None:
     again = dataclasses.replace(first, placement=dataclasses.replace(first.placement, bg_frame=START + 200))
     again.scores = first.scores * 0.6  # fits 40 % better
     again.date = first.date + 200
-    assert winner([first, again], 30, SearchParams(better=0.25, better_far=0.5)) is first, "a replay 40 % better is not another start"
+    assert winner([first, again], 30, PARAMS) is first, "a replay 40 % better is not another start"
     again.date = first.date + 10
-    assert winner([first, again], 30, SearchParams(better=0.25, better_far=0.5)) is again, "a dating 40 % better, near by, is"
+    assert winner([first, again], 30, PARAMS) is again, "a dating 40 % better, near by, is"
 
 
 def test_of_two_places_the_one_that_fits_better_wins_whenever_it_was_found() -> None:
@@ -96,8 +98,8 @@ def test_of_two_places_the_one_that_fits_better_wins_whenever_it_was_found() -> 
     alike = _noisy(_judge(_rival(frames, BOX[0] + 9, START), frames), 0.03, 3)
     right = _noisy(right, 0.02, 4)
     right.date = alike.date + 300
-    assert winner([alike, right], 30, SearchParams(better=0.25, better_far=0.5)) is right
-    assert winner([right, alike], 30, SearchParams(better=0.25, better_far=0.5)) is right
+    assert winner([alike, right], 30, PARAMS) is right
+    assert winner([right, alike], 30, PARAMS) is right
 
 
 def test_a_rival_cut_short_by_bgs_end_is_not_judged_on_a_probe_or_two() -> None:
@@ -108,7 +110,7 @@ def test_a_rival_cut_short_by_bgs_end_is_not_judged_on_a_probe_or_two() -> None:
     short.next = 1
     short.scores[1:] = np.nan
     short.date = right.date + 300
-    assert winner([right, short], 30, SearchParams(better=0.25, better_far=0.5)) is right
+    assert winner([right, short], 30, PARAMS) is right
 
 
 def _per_probe(rival: Rival, values: np.ndarray) -> Rival:
@@ -131,10 +133,10 @@ def test_a_later_showing_must_also_fit_better_beyond_chance() -> None:
     later.scores, later.next, later.date = mask, first.next, first.date + 200
     later = _per_probe(later, np.full(len(first.probes), 0.0002))
     assert later.mismatch < first.mismatch / 3, "better by the far share"
-    assert winner([first, later], 30, SearchParams(better=0.25, better_far=0.5)) is first
+    assert winner([first, later], 30, PARAMS) is first
     first = _per_probe(first, np.full(len(first.probes), 0.003))
     later = _per_probe(later, 0.0003 + np.random.default_rng(9).normal(0.0, 0.0001, len(first.probes)))
-    assert winner([first, later], 30, SearchParams(better=0.25, better_far=0.5)) is later
+    assert winner([first, later], 30, PARAMS) is later
 
 
 def test_a_cut_within_the_probes_does_not_hand_the_start_to_a_look_alike() -> None:
@@ -150,8 +152,8 @@ def test_a_cut_within_the_probes_does_not_hand_the_start_to_a_look_alike() -> No
     alike = _per_probe(alike, np.where(np.arange(n) < 3, 0.08, after - 0.1))
     alike.date = right.date + 300
     assert alike.mismatch < right.mismatch, "the look-alike has the smaller mean"
-    assert winner([right, alike], 30, SearchParams(better=0.25, better_far=0.5)) is right
-    assert winner([alike, right], 30, SearchParams(better=0.25, better_far=0.5)) is right
+    assert winner([right, alike], 30, PARAMS) is right
+    assert winner([alike, right], 30, PARAMS) is right
 
 
 def _two_showings(gap: int) -> tuple[Rival, Rival, int]:
@@ -171,7 +173,7 @@ def test_a_reversed_showing_that_crosses_the_true_one_loses_to_it() -> None:
     first, later, n = _two_showings(200)
     first = _per_probe(first, 0.25 * np.abs(np.linspace(-1.0, 1.0, n)))
     later = _per_probe(later, 0.0006 + np.random.default_rng(4).normal(0.0, 0.0001, n))
-    assert winner([first, later], 30, SearchParams(better=0.25, better_far=0.5)) is later
+    assert winner([first, later], 30, PARAMS) is later
 
 
 def test_a_probe_past_a_cut_is_not_taken_for_the_later_showings_noise() -> None:
@@ -181,7 +183,7 @@ def test_a_probe_past_a_cut_is_not_taken_for_the_later_showings_noise() -> None:
     rng = np.random.default_rng(5)
     first = _per_probe(first, np.append(np.linspace(0.04, 0.25, n - 1), 0.78))
     later = _per_probe(later, np.append(0.002 + rng.normal(0.0, 0.0005, n - 1), 0.76))
-    assert winner([first, later], 30, SearchParams(better=0.25, better_far=0.5)) is later
+    assert winner([first, later], 30, PARAMS) is later
 
 
 def test_a_later_near_miss_whose_mismatch_swells_with_the_motion_replaces_a_far_worse_first() -> None:
