@@ -7,11 +7,11 @@ import numpy as np
 
 from vidkompy_stream.params import SearchParams
 from vidkompy_stream.search.rivals import Rival, catch_up, make_rival, winner
+from vidkompy_stream.search.spatial import Placement, shrink
 
 SIGNIFICANCE = SearchParams.significance
-#: A later showing must fit half as well again, a nearby dating a quarter better.
+#: A later dating wins when its mismatch is a quarter smaller nearby, half as large farther off.
 PARAMS = SearchParams(better=0.25, better_far=0.5)
-from vidkompy_stream.search.spatial import Placement, shrink
 
 FACTOR = 2
 BOX = (50, 60, 64, 48)  # x, y, width, height of fg's picture in bg
