@@ -139,6 +139,22 @@ def test_fg_that_is_not_in_bg_raises_not_found(pair: dict[str, Path]) -> None:
         vk.align(list(noise), pair["bg"], fg_rate=FG_RATE)
 
 
+def test_the_engines_settings_reach_it(pair: dict[str, Path]) -> None:
+    """`SearchParams` and `AlignParams` given to the API are the ones the search and the aligner use: a floor
+    no match can pass makes the right pair not found, and a narrow confidence scale makes the same decisions
+    more confident."""
+    assert vk.locate(pair["fg"], pair["bg"]) == (X, Y, pytest.approx(1.0, abs=0.05), 1)
+    with pytest.raises(vk.NotFound, match="need 1.01"):
+        vk.locate(pair["fg"], pair["bg"], params=vk.SearchParams(min_score=1.01))
+    with pytest.raises(vk.NotFound):
+        vk.align(pair["fg"], pair["bg"], search=vk.SearchParams(min_score=1.01))
+    given = {"x": X, "y": Y, "refine": "off"}
+    wide = vk.align(pair["fg"], pair["bg"], **given)
+    narrow = vk.align(pair["fg"], pair["bg"], params=vk.AlignParams(confidence_scale=0.005), **given)
+    assert [d.bg_frame for d in narrow] == [d.bg_frame for d in wide]
+    assert np.nanmean(narrow.confidence) > np.nanmean(wide.confidence)
+
+
 def test_composite_pastes_as_the_command_does(ffmpeg_exe: str, pair: dict[str, Path], tmp_path: Path) -> None:
     """One frame pasted by `composite` is the command's output frame, at an odd place (chroma blended)."""
     vk.overlay(pair["fg"], pair["bg"], str(tmp_path / "out.y4m"), x=X + 1, y=Y - 1, offset=1, feather=3)

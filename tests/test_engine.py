@@ -4,6 +4,7 @@ as soon as the lookahead allows, and its errors at the next call."""
 import doctest
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -56,6 +57,16 @@ def test_errors_reach_the_caller(pair: dict[str, Path]) -> None:  # noqa: F811
         engine.update(np.zeros((16, 16), np.float32))
     with pytest.raises(vk.UsageError, match="bg_rate=0"):
         vk.Aligner(fg_rate=25, bg_rate=0)
+    rng = np.random.default_rng(1)  # the docstring's pair: found with the default settings
+    moving, still = (cv2.GaussianBlur(rng.integers(0, 256, (400, 700), np.uint8), (0, 0), 2) for _ in "ab")
+    bg = [moving[2 * t:2 * t + 180, 3 * t:3 * t + 320] // 2 + still[:180, :320] // 2 for t in range(60)]
+    engine = vk.Aligner(fg_rate=25, bg_rate=25, search=vk.SearchParams(min_score=1.01))
+    with pytest.raises(vk.NotFound, match="need 1.01"):  # the settings given reach the search
+        for t, frame in enumerate(bg):
+            engine.push_bg(frame)
+            if t >= 8:
+                engine.update(frame[50:140, 90:210])
+        engine.finish()
     noise = np.random.default_rng(2).integers(0, 256, (40, 48, 64), np.uint8)
     engine = vk.Aligner(fg_rate=25, bg_rate=25, search_seconds=1)
     with pytest.raises(vk.NotFound):

@@ -18,6 +18,7 @@ import numpy as np
 from .api import frame_rate, options_from
 from .decision import Decision, bg_frames, confidences
 from .errors import UsageError
+from .params import AlignParams, SearchParams
 from .io.arrays import array_source
 from .pipeline import Job, run
 
@@ -79,7 +80,8 @@ class Aligner:
     the lookahead after it has been seen and the bg frames it needs have been pushed).
 
     Frames are uint8 arrays, H x W (grey) or H x W x 3 (RGB), as for `align`; the rates are frames per
-    second; options are the command's, as for `align` (``x``, ``y``, ``offset`` when known). Frames pushed
+    second; `search` and `params` the engine's settings, and options the command's, as for `align` (``x``,
+    ``y``, ``offset`` when known). Frames pushed
     ahead of need wait in the engine: push bg about in step with fg (the search reads up to
     ``search_seconds`` of bg before the first decision), and memory stays bounded as in `align`.
 
@@ -105,8 +107,11 @@ class Aligner:
     ((90, 50), [8, 9, 10], 52)
     """
 
-    def __init__(self, fg_rate: float | str | Fraction, bg_rate: float | str | Fraction, **options: object) -> None:
+    def __init__(self, fg_rate: float | str | Fraction, bg_rate: float | str | Fraction, *,
+                 search: SearchParams = SearchParams(), params: AlignParams = AlignParams(),
+                 **options: object) -> None:
         self._opts = options_from(None, None, None, options)
+        self._params = (search, params)
         self._rates = {"fg": frame_rate("fg", fg_rate), "bg": frame_rate("bg", bg_rate)}
         self._handoff = _Handoff()
         self._decisions: list[Decision] = []
@@ -169,7 +174,8 @@ class Aligner:
     def _work(self) -> None:
         try:
             sources = {role: array_source(role, self._handoff.frames(role), self._rates[role]) for role in ROLES}
-            run(self._opts, "", sources, self._decisions.append, self._started)  # no ffmpeg runs: no exe
+            run(self._opts, "", sources, self._decisions.append, self._started,  # no ffmpeg runs: no exe
+                search=self._params[0], align=self._params[1])
         except BaseException as exc:  # raised in the caller's thread, by its next call
             self._error = exc
         finally:
