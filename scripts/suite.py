@@ -49,15 +49,24 @@ from vidkompy_stream.io.ffmpeg_tool import find_ffmpeg
 WORKDIR = "/tmp/vidkompy-suite"
 TOOL = [sys.executable, "-m", "vidkompy_stream"]
 BASELINE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "baseline.py")
+#: The checkout these scripts are in: the tool and baseline.py run its package, whatever is installed (a frozen copy
+#: of the repository runs its own code while the work tree changes).
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIB = 1024  # KiB per MiB
+
+
+def own_code() -> dict[str, str]:
+    """The environment with this checkout's package first on the import path."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
 
 
 @dataclasses.dataclass(frozen=True)
 class Command:
-    """How to run an engine on one pair; `map_out` is the CSV it writes, if any."""
+    """How to run an engine on one pair; `map_out` is the CSV it writes, if any; `env` the environment it runs in
+    (by default this checkout's code: `own_code`)."""
 
     argv: list[str]
-    env: dict[str, str] | None = None
+    env: dict[str, str] | None = dataclasses.field(default_factory=own_code)
     map_out: str | None = None
 
 
