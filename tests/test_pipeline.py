@@ -178,4 +178,6 @@ def test_demo_runs_the_full_job(run_tool: RunTool, ffmpeg_exe: str, tmp_path: Pa
     fmt, frames = decode(ffmpeg_exe, tmp_path / "demo.mp4")
     assert (fmt.width, fmt.height, fmt.rate, len(frames)) == (640, 360, Fraction(25), 200)
     assert audio_streams(ffmpeg_exe, tmp_path / "demo.mp4") == 1
-    assert "demo:" in done.stderr.decode()
+    log = done.stderr.decode()
+    assert "demo: 200 of 200 fg frames over the right bg frame" in log.splitlines()[-1], log
+    assert "low confidence" not in log and "warning" not in log, log

@@ -6,12 +6,14 @@ by SIGPIPE would). Errors are one line on stderr; -v adds tracebacks.
 """
 
 import argparse
+import functools
+import json
 import logging
 import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import argparse_dataclass
 from tqdm import tqdm
@@ -20,6 +22,12 @@ from . import __version__
 from .errors import NotFound, UsageError, VidkompyError
 from .io.ffmpeg_tool import find_ffmpeg
 from .options import Options, check
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .analysis import Track
+    from .pipeline import Summary
 
 PROG = "vidkompy-stream"
 log = logging.getLogger("vidkompy_stream")
@@ -39,6 +47,8 @@ examples:
   replay a saved mapping:
     vidkompy-stream --bg bg.mp4 --fg fg.mp4 --map-out map.csv -o a.mp4
     vidkompy-stream --bg bg.mp4 --fg fg.mp4 --map-in map.csv -o b.mp4 --feather 4
+  check before a long encode: search and align only, a JSON summary on stdout and a picture of the run:
+    vidkompy-stream --bg bg.mp4 --fg fg.mp4 --analyze --report run.png --map-out map.csv
   try it:
     vidkompy-stream --demo -o demo.mp4
 
@@ -85,7 +95,7 @@ def validate(opts: Options) -> None:
             raise UsageError("--bg is required")
         if opts.fg == "-" and opts.bg == "-":
             raise UsageError("only one input can be stdin")
-    if opts.output is None:
+    if opts.output is None and not opts.analyze:
         if sys.stdout.isatty():
             raise UsageError("no output: give -o FILE, or pipe stdout into ffmpeg (-o - writes y4m)")
         opts.output = "-"
@@ -135,6 +145,39 @@ def _error_text(exc: VidkompyError) -> str:
     return exc.command_text()
 
 
+def _track(opts: Options) -> "Track | None":
+    """A record of every decision, when something is made of them after the run."""
+    if not (opts.demo or opts.analyze or opts.report):
+        return None
+    from .analysis import Track
+
+    return Track()
+
+
+def _conclude(opts: Options, summary: "Summary", track: "Track | None", truth: "np.ndarray | None") -> None:
+    """The closing log line; then the report, the JSON summary and the demo's score, as asked."""
+    what = "analyzed" if opts.analyze else f"wrote {'y4m to stdout' if opts.output == '-' else opts.output}:"
+    log.info("%s %d frames in %.1f s (%.1f fps), fg at (%d, %d), %d bg frames read%s", what, summary.frames,
+             summary.seconds, summary.frames / max(summary.seconds, 1e-9), summary.x, summary.y,
+             summary.bg_frames_read, f", last bg frame held for {summary.bg_held}" if summary.bg_held else "")
+    if track is None:
+        return
+    from .analysis import analyse, summary_dict
+
+    fit = analyse(track, summary)
+    if opts.report:
+        from .report import write_report
+
+        write_report(opts.report, summary, track, fit)
+        log.info("report: %s", opts.report)
+    if opts.analyze:
+        print(json.dumps(summary_dict(summary, track, fit), indent=2), flush=True)
+    if truth is not None:
+        from .demo import score
+
+        score(track.bg, truth).log()
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """The whole command; returns the exit code."""
     verbose = False
@@ -150,18 +193,16 @@ def run(argv: Sequence[str] | None = None) -> int:
         _single_threaded_blas()
         from .pipeline import run as run_pipeline
 
+        track = _track(opts)
+        run = functools.partial(run_pipeline, record=track.add if track is not None else None)
+        truth = None
         if opts.demo:
             from .demo import run_demo
 
-            summary = run_demo(opts, exe, run_pipeline)
+            summary, truth = run_demo(opts, exe, run)
         else:
-            summary = run_pipeline(opts, exe)
-        log.info(
-            "wrote %s: %d frames in %.1f s (%.1f fps), fg at (%d, %d), %d bg frames read%s",
-            "y4m to stdout" if opts.output == "-" else opts.output, summary.frames, summary.seconds,
-            summary.frames / max(summary.seconds, 1e-9), summary.x, summary.y, summary.bg_frames_read,
-            f", last bg frame held for {summary.bg_held}" if summary.bg_held else "",
-        )
+            summary = run(opts, exe)
+        _conclude(opts, summary, track, truth)
         return 0
     except UsageError as exc:
         print(f"{PROG}: error: {exc.command_text()} (see --help)", file=sys.stderr)

@@ -6,6 +6,7 @@ it understands `Optional[X]` but not `X | None`.
 
 import argparse
 import dataclasses
+import importlib.util
 import os
 import tempfile
 from collections.abc import Callable
@@ -98,6 +99,16 @@ class Options:
         metavar="CSV", help="replay a mapping: rows fg_frame,bg_frame[,confidence][,x,y] (from --map-out)"
     )
     map_out: Optional[str] = _opt(metavar="CSV", help="write the per-frame mapping used, same format as --map-in")
+    report: Optional[str] = _opt(
+        metavar="PNG", help="draw the run in one picture: bg time against fg time with the fitted clock line and "
+        "the drift, each frame's distance from that line (drift, drops, cuts), the confidence per frame, and a "
+        "header with the placement, scale, search scores, start and rate (needs matplotlib: "
+        "pip install 'vidkompy-stream[report]')"
+    )
+    analyze: bool = _opt(
+        default=False, help="search and align only: print a JSON summary on stdout (placement, scale, start, rate "
+        "and drift, frames, low-confidence frames, cuts) and write no video; --map-out and --report still apply"
+    )
     feather: int = _opt(metavar="PX", default=0, help="alpha ramp this wide on fg edges not flush with the frame "
                         "border (default: 0, hard edges)")
     audio: Literal["auto", "fg", "bg", "none"] = _opt(
@@ -115,7 +126,8 @@ class Options:
     )
     overwrite: bool = _opt("-y", "--overwrite", default=False, help="overwrite an existing output file")
     ffmpeg: Optional[str] = _opt(metavar="PATH", help="ffmpeg binary (default: ffmpeg on PATH, else imageio-ffmpeg's)")
-    demo: bool = _opt(default=False, help="make a demo bg/fg pair with ffmpeg's test sources and run the job on it")
+    demo: bool = _opt(default=False, help="render a demo pair with ffmpeg (fg drifting at another frame rate), run the "
+                      "job on it and score the result against the pair")
     progress: bool = _opt(default=False, help="show the progress bar even when stderr is not a terminal")
     quiet: bool = _opt("-q", "--quiet", default=False, help="print nothing but errors")
     verbose: bool = _opt("-v", "--verbose", default=False, help="debug log, ffmpeg command lines, tracebacks")
@@ -139,8 +151,12 @@ def check(opts: Options) -> None:
         raise UsageError("--feather must not be negative")
     if opts.crf is not None and opts.crf < 0:
         raise UsageError("--crf must not be negative")
+    if opts.analyze and opts.output is not None:
+        raise UsageError("--analyze writes no video: leave out -o")
     if opts.output is not None and opts.output != "-":
         _check_output(opts.output, opts.overwrite)
+    if opts.report is not None and importlib.util.find_spec("matplotlib") is None:
+        raise VidkompyError("--report needs matplotlib: python3 -m pip install 'vidkompy-stream[report]'")
 
 
 def _check_output(path: str, overwrite: bool) -> None:

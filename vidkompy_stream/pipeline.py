@@ -46,7 +46,7 @@ from .io.processes import ChildGroup, threads_each
 from .io.scaling import ReplayReader, ScaledReader, scaled_format
 from .io.y4m import Y4MFormat
 from .options import Options
-from .params import REFINE_LEVELS, AlignParams, SearchParams
+from .params import REFINE_LEVELS, AlignParams, RefineParams, SearchParams
 from .search.placement import Found, PlacementSearch, fg_ring_capacity
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,11 @@ class Summary:
     offset: Fraction = Fraction(0)  # bg time = fg time + offset, at fg frame 0 (s)
     rate: float = 1.0  # bg frames per fg frame: the aligner's estimate at the end, else the nominal
     scale: Fraction = Fraction(1)  # fg's scale in bg
+    fg_rate: Fraction = Fraction(0)  # fg's and bg's frame rates (fps)
+    bg_rate: Fraction = Fraction(0)
+    low_confidence: int = 0  # frames decided with less confidence than `low_below`
+    low_below: float = RefineParams.low_confidence
+    cuts: tuple[tuple[int, int], ...] = ()  # (fg frame, bg frame) where the aligner found fg again after an edit
 
 
 def layout_converter(fg: Y4MFormat, bg: Y4MFormat) -> LayoutConverter | None:
@@ -292,6 +297,7 @@ class GivenTiming:
     def __init__(self, timing: MapTiming | OffsetTiming, first: Decision) -> None:
         self.timing, self.first = timing, first
         self.rate = float(timing.bg_rate / timing.fg_rate)  # the nominal rate: nothing is measured
+        self.cuts: list[tuple[int, int]] = []  # nothing is searched for
 
     def feed(self, index: int) -> list[Decision]:
         return [self.first if index == 0 else self.timing.decide(index)]
@@ -401,6 +407,8 @@ class Output:
         self.position = job.position
         self.sink: Sink | None = None
         self.frames = 0
+        self.low_below = REFINE_LEVELS.get(opts.refine, RefineParams()).low_confidence
+        self.low_confidence = 0
         self.map_out = MappingWriter(opts.map_out) if opts.map_out else None
         if self.map_out is not None and job.scale != 1:
             self.map_out.comment(f"scale {job.scale} (fg resized before x,y apply; replay with --scale {job.scale})")
@@ -423,6 +431,8 @@ class Output:
                                        float(self.job.offset))
             self.sink.write(self.out)
         final = Decision(i, j, decision.confidence, *self.position)
+        if final.confidence is not None and final.confidence < self.low_below:
+            self.low_confidence += 1
         if self.map_out is not None:
             self.map_out.write(final)
         if self.record is not None:
@@ -485,9 +495,14 @@ def run(opts: Options, exe: str, sources: dict[str, Source] | None = None,
         output = Output(opts, exe, group, job, record)
         _stream(job, output, stack.enter_context(_progress(opts, job.fg)))
         report_damage((job.fg, job.bg), output.frames, opts.output)
+        if output.low_confidence:
+            log.info("%d fg frames aligned with low confidence (< %.1f; see --map-out)", output.low_confidence,
+                     output.low_below)
         return Summary(frames=output.frames, bg_frames_read=output.follower.ring.end, bg_held=output.follower.held,
                        seconds=time.monotonic() - started, x=job.position[0], y=job.position[1], search=job.found,
-                       offset=job.offset, rate=job.timing.rate, scale=job.scale)
+                       offset=job.offset, rate=job.timing.rate, scale=job.scale, fg_rate=job.fg.reader.format.rate,
+                       bg_rate=job.bg.reader.format.rate, low_confidence=output.low_confidence,
+                       low_below=output.low_below, cuts=tuple(job.timing.cuts))
 
 
 def _open_sink(opts: Options, exe: str, fmt: Y4MFormat, group: ChildGroup, fg: Source, bg: Source,

@@ -1,6 +1,7 @@
 """Losing bg after an edit in fg and finding it again: the watch and the scan on numbers, the aligner's
 settle/restart, and end to end on an fg cut twice (0.5 s and 30 s forward) out of a rendered scene."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -111,3 +112,20 @@ def test_fg_cut_forward_is_found_again_end_to_end(run_tool: RunTool, cut_pair: d
     for c in cuts:
         assert np.sum(np.abs(wrong - c) < RATE) < RATE, (c, wrong)
     assert "found again at bg frame" in done.stderr.decode()
+
+
+def test_analyze_names_the_cuts_and_fits_one_clock_across_them(run_tool: RunTool, cut_pair: dict[str, object],
+                                                               tmp_path: Path) -> None:
+    """--analyze lists where fg was found again (the 30 s jump at least) and fits one rate across the cuts:
+    the scene runs at fg's rate, so 1 bg frame per fg frame and no drift."""
+    done = run_tool(["--fg", str(cut_pair["fg"]), "--bg", str(cut_pair["bg"]), "--analyze"])
+    assert done.returncode == 0, done.stderr.decode()
+    summary = json.loads(done.stdout)
+    cuts: np.ndarray = cut_pair["cuts"]  # type: ignore[assignment]
+    assert len(summary["cuts"]) == 2, summary["cuts"]
+    for cut, found, jump in zip(cuts, summary["cuts"], (12, 750), strict=True):  # PIECES: 150 -> 162, 250 -> 1000
+        assert abs(found["fg_frame"] - cut) <= 2 and abs(found["jump"] - jump) < 1.5, summary["cuts"]
+    assert abs(summary["rate"] - 1) < 0.002 and abs(summary["drift"]) < 0.002, summary
+    assert (summary["x"], summary["y"], summary["frames"]) == (CROP[0], CROP[1], len(cut_pair["truth"]))  # type: ignore[arg-type]
+    assert abs(summary["offset"] - PIECES[0][0] / RATE) < 1.5 / RATE
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "--analyze writes nothing"

@@ -141,6 +141,7 @@ class AlignedTiming:
         self.watch = (LockWatch(dataclasses.replace(params.lock, patience=patience))
                       if isinstance(self.aligner, DTWAligner) else None)
         self.lost: tuple[int, int] | None = None  # fg frames of a lost run, searched for at the next feed
+        self.cuts: list[tuple[int, int]] = []  # (fg frame, bg frame) where fg was found again
         self.search_frames = math.ceil(search_seconds * bg.rate)
         self.first = first if isinstance(self.aligner, DTWAligner) else 0
         if self.first:
@@ -235,6 +236,7 @@ class AlignedTiming:
         else:
             log.info("fg frame %d: fg's picture left the bg frames its clock expects (an edit in fg, or a jump in "
                      "bg); found again at bg frame %d (match %.2f)", first, found, 1.0 - score)
+            self.cuts.append((first, found))
         self.aligner.restart(first, found)
         if self.refiner is not None:
             self.refiner.restart()

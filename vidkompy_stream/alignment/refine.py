@@ -179,7 +179,6 @@ class Refiner:
         self.root = -1  # bg frame of the last decision output
         self.floor = 0  # no decision below this bg frame (the last one output before a restart)
         self.low: list[int] = []  # fg frames of the current low-confidence run
-        self.low_frames = 0
 
     def release_point(self) -> int:
         """Lowest bg frame a pending or later decision can use: nothing below the last frame output, nor
@@ -309,9 +308,6 @@ class Refiner:
     def finish(self) -> list[Decision]:
         refined = self.flush()
         self._report_low(None)
-        if self.low_frames:
-            log.info("%d fg frames aligned with low confidence (< %.1f; see --map-out)", self.low_frames,
-                     self.level.low_confidence)
         return refined
 
     def _bg_vector(self, index: int) -> np.ndarray | None:
@@ -324,7 +320,6 @@ class Refiner:
         for d in refined:
             if d.confidence is not None and d.confidence < self.level.low_confidence:
                 self.low.append(d.fg_frame)
-                self.low_frames += 1
             else:
                 self._report_low(d.fg_frame)
 
