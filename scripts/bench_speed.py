@@ -10,6 +10,8 @@ Numba's JIT cache is hot):
   y4m: pipe    ffmpeg -i fg -f yuv4mpegpipe - | vidkompy-stream --bg bg ... -o -   (fg fed on stdin)
   y4m: aligned vidkompy-stream --fg fg --bg bg -o -   (nothing given: spatial search, DTW, refinement;
                "no refine" adds --refine off)
+  analyze      vidkompy-stream --fg fg --bg bg --analyze  (the same search and alignment, no video: its
+               ratio is against "y4m: aligned", and should be 2 or more: half the full run's time or less)
   mp4: ffmpeg  the same overlay, encoded libx264 veryfast crf 18
   mp4: ours    vidkompy-stream ... -o out.mp4                                    (same encoder settings)
 
@@ -34,7 +36,7 @@ from _bench import (FG_RATE, OFFSET, TOOL, Geometry, count_frames, ff, note, par
 X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
 #: (case, baseline case its fps is compared with)
 RATIOS = [("y4m: ours", "y4m: ffmpeg"), ("y4m: pipe", "y4m: ffmpeg"), ("y4m: aligned", "y4m: ffmpeg"),
-          ("y4m: aligned, no refine", "y4m: ffmpeg"), ("mp4: ours", "mp4: ffmpeg")]
+          ("y4m: aligned, no refine", "y4m: ffmpeg"), ("mp4: ours", "mp4: ffmpeg"), ("analyze", "y4m: aligned")]
 
 
 def make_inputs(geo: Geometry, seconds: float, folder: str) -> tuple[str, str]:
@@ -73,6 +75,7 @@ def cases(geo: Geometry, bg: str, fg: str, folder: str) -> dict[str, Callable[[]
         "y4m: aligned": lambda: (time_pipeline([[*TOOL, "--bg", bg, "--fg", fg, "-q", "-o", "-"]]), fg_frames),
         "y4m: aligned, no refine": lambda: (
             time_pipeline([[*TOOL, "--bg", bg, "--fg", fg, "-q", "--refine", "off", "-o", "-"]]), fg_frames),
+        "analyze": lambda: (time_pipeline([[*TOOL, "--bg", bg, "--fg", fg, "-q", "--analyze"]]), fg_frames),
         "mp4: ffmpeg": lambda: timed_ffmpeg(["-y", *inputs, *X264, "-crf", "18", out_ffmpeg]),
         "mp4: ours": lambda: (time_pipeline([[*ours, "--fg", fg, "-y", "-o", out_ours]]), fg_frames),
     }
