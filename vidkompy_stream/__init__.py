@@ -7,6 +7,7 @@ The command (``vidkompy-stream --help``) and its Python API:
 - `overlay` (fg, bg, output, **options) -> `Summary`: the whole job, as the command does it;
 - `composite` (bg_planes, fg_planes, x, y, feather=0): one frame's paste;
 - `Aligner` (fg_rate, bg_rate, **options): the streaming engine, fed frames one at a time;
+- `batch` (pairs, client=None, **options) -> list of `Result`: many `Pair`s as Dask tasks (``[dask]`` extra);
 - `SearchParams`, `AlignParams`, `RefineParams`: the engine's settings (frozen dataclasses).
 
 fg and bg are media files, y4m files or numpy frames; options are the command's long options.
@@ -22,7 +23,7 @@ __version__ = "0.1.0"
 _WHERE = {"locate": "api", "align": "api", "overlay": "api", "composite": "api", "Mapping": "api",
           "Placement": "api", "Aligner": "engine", "Decision": "decision", "Summary": "pipeline",
           "VidkompyError": "errors", "NotFound": "errors", "UsageError": "errors", "SearchParams": "params",
-          "AlignParams": "params", "RefineParams": "params"}
+          "AlignParams": "params", "RefineParams": "params", "batch": "batch", "Pair": "batch", "Result": "batch"}
 
 __all__ = [*_WHERE, "__version__"]
 

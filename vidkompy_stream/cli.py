@@ -138,7 +138,7 @@ def _single_threaded_blas() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
-def _error_text(exc: VidkompyError) -> str:
+def error_text(exc: VidkompyError) -> str:
     """The one-line message: a weak match gets the options that may help."""
     if isinstance(exc, NotFound) and exc.why and exc.advice is None:
         exc = exc.advised("check the inputs, give --x/--y, or --force")
@@ -210,7 +210,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     except VidkompyError as exc:
         if verbose:
             log.exception("error")
-        print(f"{PROG}: error: {_error_text(exc)}", file=sys.stderr)
+        print(f"{PROG}: error: {error_text(exc)}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         _silence_stdout()
