@@ -144,3 +144,28 @@ def _package_logs_reach_caplog() -> Iterator[None]:
     logger.setLevel(saved[0])
     logger.handlers[:] = saved[1]
     logger.propagate = saved[2]
+
+
+CUT_RATE, CUT_SECONDS = 25, 46
+#: The edited pair: fg shows scene frames 50..149, then (a 0.5 s cut) 162..249, then (a 30 s cut) 1000..1099,
+#: cropped at CUT_RECT (x, y, w, h); bg is the whole scene.
+CUT_PIECES = ((50, 150), (162, 250), (1000, 1100))
+CUT_RECT = (96, 40, 160, 112)
+
+
+@pytest.fixture(scope="session")
+def cut_pair(ffmpeg_exe: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """An fg edited twice out of a rendered scene, with its truth and the fg frames where it was cut."""
+    folder = tmp_path_factory.mktemp("cut_pair")
+    scene = folder / "scene.mkv"
+    ffmpeg_run(ffmpeg_exe, "-f", "lavfi", "-i", life_scene(320, 180, CUT_RATE, CUT_RATE * CUT_SECONDS), "-c:v",
+               "ffv1", str(scene))
+    bg, fg = folder / "bg.mp4", folder / "fg.mp4"
+    ffmpeg_run(ffmpeg_exe, "-i", str(scene), "-c:v", "libx264", "-preset", "ultrafast", "-crf", "30", str(bg))
+    pick = "+".join(f"between(n,{a},{b - 1})" for a, b in CUT_PIECES)
+    x, y, w, h = CUT_RECT
+    ffmpeg_run(ffmpeg_exe, "-i", str(scene), "-vf", f"select='{pick}',setpts=N/{CUT_RATE}/TB,crop={w}:{h}:{x}:{y}",
+               "-c:v", "libx264", "-preset", "ultrafast", "-crf", "16", str(fg))
+    truth = np.concatenate([np.arange(a, b) for a, b in CUT_PIECES])
+    cuts = np.cumsum([b - a for a, b in CUT_PIECES])[:-1]
+    return {"bg": bg, "fg": fg, "truth": truth, "cuts": cuts}

@@ -110,3 +110,24 @@ def test_without_dask_the_command_says_how_to_get_it(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "distributed" else real(name, *a))
     assert run_batch([str(tmp_path / "m.csv"), "--results", str(tmp_path / "r.csv")]) == 1
     assert "pip install 'vidkompy-stream[dask]'" in capsys.readouterr().err
+
+
+def test_a_pair_in_three_segments_is_joined_into_the_single_runs_frames(
+        cluster: object, ffmpeg_exe: str, tmp_path: Path) -> None:
+    """fg 6 s in segments of 2 s: three tasks after the first one's search; every fg frame in the joined output
+    (one stream copy, fg's audio over the whole), over the same bg frame as in one run (the truth, here)."""
+    scene = DemoScene(bg_seconds=10, fg_seconds=6, start=2)
+    made = make_pair(ffmpeg_exe, str(tmp_path), scene)
+    manifest = tmp_path / "pairs.csv"
+    manifest.write_text(f"fg,bg,output,map_out\n{made.fg},{made.bg},joined.mp4,joined.csv\n")
+    args = [str(manifest), "--results", str(tmp_path / "results.csv"), "--segment-seconds", "2", "--scheduler",
+            cluster.scheduler_address, "-q"]  # type: ignore[attr-defined]
+    assert run_batch(args) == 0
+    (row,) = results_of(tmp_path / "results.csv")
+    assert row["status"] == "ok" and int(row["frames"]) == len(made.truth)
+    shown = [int(line.split(",")[1]) for line in (tmp_path / "joined.csv").read_text().splitlines()
+             if line[0].isdigit()]
+    assert shown == made.truth.tolist()
+    fmt, frames = decode(ffmpeg_exe, tmp_path / "joined.mp4")
+    assert (fmt.width, fmt.height, fmt.rate, len(frames)) == (*scene.size, scene.fg_rate, len(made.truth))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no parts left behind"

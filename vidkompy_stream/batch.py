@@ -11,17 +11,21 @@ output exists is done: a re-run skips it.
 import contextlib
 import csv
 import dataclasses
+import functools
 import io
 import json
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from fractions import Fraction
 from typing import Any
 
 from .errors import UsageError, VidkompyError
 
 #: Manifest columns that are not options.
 PAIR_COLUMNS = ("fg", "bg", "output")
+#: Options that name files: taken from the manifest's folder, as fg, bg and output are.
+PATH_OPTIONS = ("map_in", "map_out", "report")
 RESULT_COLUMNS = ("pair", "fg", "bg", "output", "status", "frames", "x", "y", "rate", "low_confidence", "seconds",
                   "error")
 _TRUE, _FALSE = {"1", "true", "yes", "y", "on"}, {"", "0", "false", "no", "n", "off"}
@@ -79,7 +83,8 @@ def _pair(row: Mapping[str, Any], where: str) -> Pair:
 
 def read_manifest(path: str) -> list[Pair]:
     """Pairs from a CSV file with a header (fg,bg,output, then any option as a column) or JSON lines (one object
-    per line with the same keys); relative paths are taken from the manifest's folder."""
+    per line with the same keys); relative paths (of inputs, outputs, mappings and reports) are taken from the
+    manifest's folder."""
     try:
         with open(path, newline="") as f:
             text = f.read()
@@ -99,12 +104,32 @@ def read_manifest(path: str) -> list[Pair]:
     folder = os.path.dirname(os.path.abspath(path))
     pairs = [_pair(row, f"{path} pair {n}") for n, row in enumerate(rows, 1)]
     return [dataclasses.replace(p, fg=os.path.join(folder, p.fg), bg=os.path.join(folder, p.bg),
-                                output=os.path.join(folder, p.output)) for p in pairs]
+                                output=os.path.join(folder, p.output),
+                                options={k: os.path.join(folder, str(v)) if k in PATH_OPTIONS else v
+                                         for k, v in p.options.items()}) for p in pairs]
 
 
-def run_pair(index: int, pair: Pair, defaults: Mapping[str, object]) -> Result:
+def _job(pair: Pair, options: dict[str, object], segment_seconds: Fraction | None) -> Any:
+    """The pair's job on this worker: `overlay`, or in segments run as further tasks when fg is longer."""
+    from .api import options_from, overlay
+    from .io.ffmpeg_tool import find_ffmpeg
+    from .io.inputs import probe
+    from .segments import run_segmented
+
+    if segment_seconds is None:
+        return overlay(pair.fg, pair.bg, pair.output, **options)
+    opts = options_from(pair.fg, pair.bg, pair.output, options)
+    if (probe(find_ffmpeg(opts.ffmpeg), pair.fg, "fg").duration or 0) <= segment_seconds:
+        return overlay(pair.fg, pair.bg, pair.output, **options)
+    from distributed import worker_client
+
+    with worker_client() as client:
+        return run_segmented(opts, segment_seconds, functools.partial(client.submit, pure=False), client.gather)
+
+
+def run_pair(index: int, pair: Pair, defaults: Mapping[str, object],
+             segment_seconds: Fraction | None = None) -> Result:
     """One pair's job, as the command runs it (on a Dask worker): never raises for the pair's own failures."""
-    from .api import overlay
     from .cli import error_text
 
     options = {**defaults, **pair.options}
@@ -113,7 +138,7 @@ def run_pair(index: int, pair: Pair, defaults: Mapping[str, object]) -> Result:
         return dataclasses.replace(base, status="skipped")
     started = time.monotonic()
     try:
-        summary = overlay(pair.fg, pair.bg, pair.output, **options)
+        summary = _job(pair, options, segment_seconds)
     except (VidkompyError, TypeError) as exc:
         text = error_text(exc) if isinstance(exc, VidkompyError) else str(exc)
         return dataclasses.replace(base, status="failed", error=text, seconds=round(time.monotonic() - started, 3))
@@ -143,7 +168,7 @@ def connect(scheduler: str | None = None, workers: int | None = None, threads_pe
 
 
 def batch(pairs: Iterable[Pair | Mapping[str, object]], client: Any = None, *, retries: int = 2,
-          progress: bool = False, **options: object) -> list[Result]:
+          progress: bool = False, segment_seconds: float | Fraction | None = None, **options: object) -> list[Result]:
     """Run every pair on Dask (the `client` given, else a local cluster made for the batch and closed after).
 
     Parameters
@@ -156,6 +181,9 @@ def batch(pairs: Iterable[Pair | Mapping[str, object]], client: Any = None, *, r
         How often a task whose worker was lost is run again.
     progress : bool
         A progress bar over pairs on stderr.
+    segment_seconds : float, optional
+        A pair with more fg than this is cut into segments of this many seconds, each its own task (fg and bg
+        media files; `segments`), joined without re-encoding.
     **options
         The command's options for every pair (a pair's own options win).
 
@@ -170,8 +198,10 @@ def batch(pairs: Iterable[Pair | Mapping[str, object]], client: Any = None, *, r
     jobs = [p if isinstance(p, Pair) else _pair(p, f"pair {n}") for n, p in enumerate(pairs, 1)]
     if client is None:
         with connect() as own:
-            return batch(jobs, own, retries=retries, progress=progress, **options)
-    futures = [client.submit(run_pair, n, p, options, retries=retries, pure=False) for n, p in enumerate(jobs, 1)]
+            return batch(jobs, own, retries=retries, progress=progress, segment_seconds=segment_seconds, **options)
+    seconds = None if segment_seconds is None else Fraction(str(segment_seconds))
+    futures = [client.submit(run_pair, n, p, options, seconds, retries=retries, pure=False)
+               for n, p in enumerate(jobs, 1)]
     order = {f.key: n for n, f in enumerate(futures)}
     results: list[Result | None] = [None] * len(jobs)
     with tqdm(total=len(jobs), unit="pair", disable=not progress, leave=False) as bar:

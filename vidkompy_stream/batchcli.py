@@ -33,6 +33,8 @@ examples:
     vidkompy-stream-batch talks.csv --results results.csv
   on a cluster (its scheduler's address):
     vidkompy-stream-batch talks.csv --results results.csv --scheduler tcp://10.0.0.5:8786
+  one long recording across the workers, in 10-minute segments:
+    vidkompy-stream-batch lecture.csv --results results.csv --segment-seconds 600
   run again after a failure or an interruption: pairs whose output exists are skipped
 """
 
@@ -48,6 +50,9 @@ class BatchOptions:
         "metavar": "N", "help": "local cluster: worker processes (default: one per two cores)"})
     threads_per_worker: int = field(default=1, metadata={
         "metavar": "T", "help": "local cluster: jobs each worker runs at once (default: 1)"})
+    segment_seconds: Optional[float] = field(default=None, metadata={
+        "metavar": "S", "help": "cut a pair with more than S seconds of fg into segments of S seconds, each its own "
+        "task (fg and bg media files), and join the parts without re-encoding (default: one task per pair)"})
     quiet: bool = field(default=False, metadata={"args": ["-q", "--quiet"], "help": "print nothing but errors"})
 
 
@@ -66,6 +71,8 @@ def _parse(argv: Sequence[str] | None) -> BatchOptions:
         raise UsageError("--workers sizes a local cluster; a --scheduler brings its own workers")
     if (opts.workers is not None and opts.workers < 1) or opts.threads_per_worker < 1:
         raise UsageError("--workers and --threads-per-worker must be at least 1")
+    if opts.segment_seconds is not None and opts.segment_seconds <= 0:
+        raise UsageError("--segment-seconds must be positive")
     if importlib.util.find_spec("distributed") is None:
         raise VidkompyError("needs Dask distributed: python3 -m pip install 'vidkompy-stream[dask]'")
     return opts
@@ -79,7 +86,8 @@ def run(argv: Sequence[str] | None = None) -> int:
 
         pairs = read_manifest(opts.manifest)
         with connect(opts.scheduler, opts.workers, opts.threads_per_worker) as client:
-            results = batch(pairs, client, progress=not opts.quiet and sys.stderr.isatty())
+            results = batch(pairs, client, progress=not opts.quiet and sys.stderr.isatty(),
+                            segment_seconds=opts.segment_seconds)
         write_results(opts.results, results)
         failed = [r for r in results if r.status == "failed"]
         for r in failed:

@@ -347,18 +347,24 @@ def _located(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int,
 
 
 def _aligned(opts: Options, fg: Y4MFormat, bg: Y4MFormat, rings: tuple[FrameRing, FrameRing], lookahead: int,
-             position: tuple[int, int], found: Found | None, params: AlignParams) -> AlignedTiming:
-    """The aligner, started at the search's date (fg frames before bg's first frame go over bg frame 0)."""
-    if found is None:
+             position: tuple[int, int], found: Found | None, params: AlignParams,
+             start: Fraction | None = None) -> AlignedTiming:
+    """The aligner, started at the search's date, else at `start` (bg time at fg frame 0, s) when given (fg frames
+    before bg's first frame go over bg frame 0)."""
+    offset = found.offset if found is not None else start
+    if offset is None:
         log.warning("no --offset: fg is aligned from bg's start (give --offset if fg starts later)")
-    lead = _inside_bg(found.offset, fg.rate, bg.rate) if found else 0
-    start = nearest_bg_frame(lead, fg.rate, bg.rate, found.offset) if found and lead else found.start if found else 0
-    return AlignedTiming(fg, bg, position, start, lookahead, REFINE_LEVELS.get(opts.refine), *rings, opts.engine,
+    lead = _inside_bg(offset, fg.rate, bg.rate) if offset is not None else 0
+    if lead or (found is None and offset is not None):
+        first = nearest_bg_frame(lead, fg.rate, bg.rate, offset)
+    else:
+        first = found.start if found is not None else 0
+    return AlignedTiming(fg, bg, position, first, lookahead, REFINE_LEVELS.get(opts.refine), *rings, opts.engine,
                          float(opts.search_seconds), lead, params)
 
 
 def _prepare(opts: Options, inputs: Inputs, stack: contextlib.ExitStack, search: SearchParams,
-             align: AlignParams) -> Job:
+             align: AlignParams, start: Fraction | None = None) -> Job:
     """Open the given timing or search for fg, and build the timing that decides each fg frame."""
     fgf, bgf = inputs.fg.reader.format, inputs.bg.reader.format
     log.info("fg %s @ %s fps (%s), bg %s @ %s fps (%s)", fgf.size_text, fgf.rate_text, inputs.fg.spec,
@@ -380,8 +386,8 @@ def _prepare(opts: Options, inputs: Inputs, stack: contextlib.ExitStack, search:
         fg_ring, bg_ring = FrameRing(fg.reader, fg_frames), FrameRing(inputs.bg.reader, bg_frames)
     timing: AlignedTiming | GivenTiming
     if given is None:
-        timing = _aligned(opts, fg.reader.format, bgf, (fg_ring, bg_ring), lookahead, position, found, align)
-        offset = found.offset if found else Fraction(0)
+        timing = _aligned(opts, fg.reader.format, bgf, (fg_ring, bg_ring), lookahead, position, found, align, start)
+        offset = found.offset if found else start if start is not None else Fraction(0)
     else:
         assert first is not None
         timing = GivenTiming(given, first)
@@ -478,18 +484,20 @@ def _stream(job: Job, output: Output, bar: tqdm) -> None:
 
 def run(opts: Options, exe: str, sources: dict[str, Source] | None = None,
         record: Callable[[Decision], None] | None = None, on_start: Callable[[Job], None] | None = None,
-        search: SearchParams = SearchParams(), align: AlignParams = AlignParams()) -> Summary:
+        search: SearchParams = SearchParams(), align: AlignParams = AlignParams(),
+        start: Fraction | None = None) -> Summary:
     """Run one job as described by validated options; raise VidkompyError on failure. `sources`: inputs
     already opened (numpy frames), by role, instead of opts.fg/opts.bg; `record`: called with every decision
     as it is made (with opts.output None, nothing else is made); `on_start`: called with the job once fg is
-    found and the timing built; `search`, `align`: the engine's settings."""
+    found and the timing built; `search`, `align`: the engine's settings; `start`: where the aligner starts when
+    --x/--y skip the search (bg time at fg frame 0, s; by default bg's start)."""
     started = time.monotonic()
     cv2.setNumThreads(threads_each())
     if opts.offset is None and opts.map_in is None:
         preload_kernels()
     with ChildGroup() as group, contextlib.ExitStack() as stack:
         inputs = Inputs(opts, exe, group, stack, sources)
-        job = _prepare(opts, inputs, stack, search, align)
+        job = _prepare(opts, inputs, stack, search, align, start)
         if on_start is not None:
             on_start(job)
         output = Output(opts, exe, group, job, record)

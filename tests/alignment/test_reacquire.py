@@ -7,7 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import RunTool, ffmpeg_run, life_scene
+from tests.conftest import CUT_PIECES as PIECES
+from tests.conftest import CUT_RATE as RATE
+from tests.conftest import CUT_RECT as CROP
+from tests.conftest import RunTool
 from vidkompy_stream.alignment.dtw import DTWAligner
 from vidkompy_stream.alignment.reacquire import ForwardScan, LockWatch
 from vidkompy_stream.params import LockParams
@@ -69,29 +72,6 @@ def test_settle_then_restart_keeps_the_output_monotone_and_follows_the_new_place
     assert [d.bg_frame for d in decisions[10:]] == [70 + k for k in range(20)]
     with pytest.raises(ValueError, match="must follow settle"):
         aligner.restart(5, 10)
-
-
-RATE, SECONDS = 25, 46
-#: fg: scene frames 50..149, then a 0.5 s cut (162..249), then a 30 s cut (1000..1099); crop under fg.
-PIECES = ((50, 150), (162, 250), (1000, 1100))
-CROP = (96, 40, 160, 112)
-
-
-@pytest.fixture(scope="module")
-def cut_pair(ffmpeg_exe: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    folder = tmp_path_factory.mktemp("reacquire")
-    scene = folder / "scene.mkv"
-    ffmpeg_run(ffmpeg_exe, "-f", "lavfi", "-i", life_scene(320, 180, RATE, RATE * SECONDS), "-c:v", "ffv1",
-               str(scene))
-    bg, fg = folder / "bg.mp4", folder / "fg.mp4"
-    ffmpeg_run(ffmpeg_exe, "-i", str(scene), "-c:v", "libx264", "-preset", "ultrafast", "-crf", "30", str(bg))
-    pick = "+".join(f"between(n,{a},{b - 1})" for a, b in PIECES)
-    x, y, w, h = CROP
-    ffmpeg_run(ffmpeg_exe, "-i", str(scene), "-vf", f"select='{pick}',setpts=N/{RATE}/TB,crop={w}:{h}:{x}:{y}",
-               "-c:v", "libx264", "-preset", "ultrafast", "-crf", "16", str(fg))
-    truth = np.concatenate([np.arange(a, b) for a, b in PIECES])
-    cuts = np.cumsum([b - a for a, b in PIECES])[:-1]
-    return {"bg": bg, "fg": fg, "truth": truth, "cuts": cuts}
 
 
 def test_fg_cut_forward_is_found_again_end_to_end(run_tool: RunTool, cut_pair: dict[str, object],

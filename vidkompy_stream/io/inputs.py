@@ -21,6 +21,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import BinaryIO
 
 import ffmpeg
@@ -87,6 +88,15 @@ class InputReader(Y4MReader):
             raise VidkompyError(f"{self.name}: ffmpeg failed decoding {self.spec}: {decoder.failure()}")
         if decoder.tail:
             self.damage = f"{self.name}: ffmpeg reported an error decoding {self.spec}: {decoder.failure()}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Span:
+    """Part of a media file: decoding starts at `seek` s (the frame at or after it comes first: give a time half
+    a frame before the frame wanted) and stops after `frames` frames (None: at the end)."""
+
+    seek: Fraction
+    frames: int | None = None
 
 
 @dataclasses.dataclass
@@ -160,15 +170,19 @@ def probe(exe: str, path: str, role: str) -> MediaInfo:
     )
 
 
-def _decode(exe: str, path: str, role: str, pix_fmt: str, group: ChildGroup) -> Source:
+def _decode(exe: str, path: str, role: str, pix_fmt: str, group: ChildGroup, span: Span | None = None) -> Source:
     info = probe(exe, path, role)
     if info.fps and info.tbr and abs(info.fps - info.tbr) > 0.01 * info.tbr:
         log.info(
             "%s looks variable-frame-rate (%.3g fps average, %.3g tbr): ffmpeg converts it to constant rate",
             role, info.fps, info.tbr,
         )
-    graph = ffmpeg.input(path, threads=threads_each())["v:0"].output("pipe:", format="yuv4mpegpipe",
-                                                                       pix_fmt=pix_fmt, fps_mode="cfr")
+    stream = ffmpeg.input(path, threads=threads_each(), **({} if span is None else {"ss": f"{float(span.seek):.6f}"}))
+    stream = stream["v:0"]
+    if span is not None:  # the first frame after a seek starts the clock: else the cfr output repeats it
+        stream = stream.filter("setpts", "PTS-STARTPTS")
+    limit = {} if span is None or span.frames is None else {"frames:v": span.frames}
+    graph = stream.output("pipe:", format="yuv4mpegpipe", pix_fmt=pix_fmt, fps_mode="cfr", **limit)
     child = group.spawn(f"{role} decoder", ffmpeg_command(exe, graph))
     assert child.proc.stdout is not None
     try:
@@ -183,8 +197,9 @@ def _is_y4m_file(stream: io.BufferedReader) -> bool:
     return stream.peek(len(MAGIC))[: len(MAGIC)] == MAGIC
 
 
-def open_source(role: str, spec: str, exe: str, pix_fmt: str, group: ChildGroup) -> Source:
-    """Open one input: '-' (y4m on stdin), a y4m file or pipe, or a media file to decode."""
+def open_source(role: str, spec: str, exe: str, pix_fmt: str, group: ChildGroup, span: Span | None = None) -> Source:
+    """Open one input: '-' (y4m on stdin), a y4m file or pipe, or a media file to decode (from `span.seek` on,
+    `span.frames` frames at most, when a span is given: media files only)."""
     if spec == "-":
         if sys.stdin.isatty():
             raise VidkompyError(f"{role}: stdin is a terminal; pipe y4m into it or pass --{role} FILE")
@@ -210,4 +225,4 @@ def open_source(role: str, spec: str, exe: str, pix_fmt: str, group: ChildGroup)
             stream.close()
             raise
     stream.close()
-    return _decode(exe, spec, role, pix_fmt, group)
+    return _decode(exe, spec, role, pix_fmt, group, span)
