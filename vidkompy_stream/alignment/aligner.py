@@ -126,8 +126,7 @@ class AlignedTiming:
         self.fg_small: dict[int, np.ndarray] = {}  # fg and bg crops shrunk by `factor`, for the fingerprints
         self.bg_small: dict[int, np.ndarray] = {}  # and the refiner
         fingerprinter = Fingerprinter((x1 - x0) // self.factor, (y1 - y0) // self.factor, params.thumb_area)
-        self.weights = (params.w_thumb, params.w_grad)
-        self.fingerprint = fingerprinter.compute
+        self.weights, self.fingerprint = (params.w_thumb, params.w_grad), fingerprinter.compute
         self.fg_prints = FingerprintStore(fingerprinter, lookahead + 2)
         self.bg_prints = FingerprintStore(fingerprinter, needed + self.aligner.band)
         self.costs = np.empty(self.aligner.band, np.float32)
