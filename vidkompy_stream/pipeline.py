@@ -226,8 +226,9 @@ class Inputs:
         return source
 
     def is_file(self, *roles: str) -> bool:
-        """Whether these inputs are files (not pipes or stdin): they can be read again from their start."""
-        return all(os.path.isfile(getattr(self, role).spec) for role in roles)
+        """Whether these inputs are files (not pipes, stdin or sources given opened): they can be read again from
+        their start."""
+        return all(role not in self.given and os.path.isfile(getattr(self, role).spec) for role in roles)
 
     def reopen(self, role: str) -> Source:
         """`role` read again from its start (its decoder stopped, a new one started)."""
