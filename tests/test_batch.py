@@ -131,3 +131,14 @@ def test_a_pair_in_three_segments_is_joined_into_the_single_runs_frames(
     fmt, frames = decode(ffmpeg_exe, tmp_path / "joined.mp4")
     assert (fmt.width, fmt.height, fmt.rate, len(frames)) == (*scene.size, scene.fg_rate, len(made.truth))
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no parts left behind"
+
+
+def test_any_failure_of_a_pair_is_its_row(pair_files: tuple[str, str], tmp_path: Path) -> None:
+    from vidkompy_stream.batch import run_pair
+
+    fg, bg = pair_files
+    unknown = run_pair(1, Pair(fg, bg, str(tmp_path / "a.mp4"), {"nonsense": 1}), {})
+    assert unknown.status == "failed" and "unexpected option(s) nonsense" in unknown.error
+    bad = run_pair(2, Pair(fg, bg, str(tmp_path / "b.mp4"), {"offset": "soon"}), {})
+    assert bad.status == "failed" and "not a number of seconds" in bad.error
+    assert not list(tmp_path.iterdir())

@@ -127,11 +127,20 @@ def _job(pair: Pair, options: dict[str, object], segment_seconds: Fraction | Non
         return run_segmented(opts, segment_seconds, functools.partial(client.submit, pure=False), client.gather)
 
 
+def _why(exc: Exception) -> str:
+    """A pair's failure in one line: the command's message, a bad option's, or an internal error's name."""
+    from .cli import error_text
+
+    if isinstance(exc, VidkompyError):
+        return error_text(exc)
+    if isinstance(exc, (TypeError, ValueError)):
+        return str(exc)
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
 def run_pair(index: int, pair: Pair, defaults: Mapping[str, object],
              segment_seconds: Fraction | None = None) -> Result:
     """One pair's job, as the command runs it (on a Dask worker): never raises for the pair's own failures."""
-    from .cli import error_text
-
     options = {**defaults, **pair.options}
     base = Result(index, pair.fg, pair.bg, pair.output, "ok")
     if os.path.exists(pair.output) and not options.get("overwrite"):
@@ -139,9 +148,8 @@ def run_pair(index: int, pair: Pair, defaults: Mapping[str, object],
     started = time.monotonic()
     try:
         summary = _job(pair, options, segment_seconds)
-    except (VidkompyError, TypeError) as exc:
-        text = error_text(exc) if isinstance(exc, VidkompyError) else str(exc)
-        return dataclasses.replace(base, status="failed", error=text, seconds=round(time.monotonic() - started, 3))
+    except Exception as exc:  # the pair's failure, whatever it is, is its row: the batch goes on
+        return dataclasses.replace(base, status="failed", error=_why(exc), seconds=round(time.monotonic() - started, 3))
     return dataclasses.replace(base, frames=summary.frames, x=summary.x, y=summary.y, rate=round(summary.rate, 7),
                                low_confidence=summary.low_confidence, seconds=round(time.monotonic() - started, 3))
 
@@ -206,7 +214,13 @@ def batch(pairs: Iterable[Pair | Mapping[str, object]], client: Any = None, *, r
     results: list[Result | None] = [None] * len(jobs)
     with tqdm(total=len(jobs), unit="pair", disable=not progress, leave=False) as bar:
         for future in as_completed(futures):
-            results[order[future.key]] = future.result()
+            n = order[future.key]
+            try:
+                results[n] = future.result()
+            except Exception as exc:  # the task itself was lost (its workers died, retries spent)
+                pair = jobs[n]
+                results[n] = Result(n + 1, pair.fg, pair.bg, pair.output, "failed",
+                                    error=f"task lost: {type(exc).__name__}: {exc}")
             bar.update()
     return [r for r in results if r is not None]
 
