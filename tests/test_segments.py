@@ -8,15 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from tests.conftest import decode
+from tests.conftest import CUT_RATE, decode
 from vidkompy_stream.api import options_from
 from vidkompy_stream.segments import Part, joined_mapping, plan, run_segmented
 
 
 def test_segments_cover_fg_and_a_sliver_joins_the_one_before() -> None:
-    assert plan(600.0, Fraction(25), Fraction(60)) == [(k * 1500, 1500) for k in range(9)] + [(13500, 10**9)]
-    assert plan(10.1, Fraction(25), Fraction(5)) == [(0, 125), (125, 10**9)], "3 frames at the end: no segment"
-    assert plan(3.0, Fraction(30), Fraction(5)) == [(0, 10**9)]
+    assert plan(600.0, Fraction(25), Fraction(60)) == [(k * 1500, 1500) for k in range(9)] + [(13500, None)]
+    assert plan(10.1, Fraction(25), Fraction(5)) == [(0, 125), (125, None)], "3 frames at the end: no segment"
+    assert plan(3.0, Fraction(30), Fraction(5)) == [(0, None)]
 
 
 def test_an_edited_fg_in_segments_finds_every_cut_and_joins_every_frame(
@@ -32,7 +32,7 @@ def test_an_edited_fg_in_segments_finds_every_cut_and_joins_every_frame(
         return list(done)
 
     call: Callable[..., Any] = lambda function, *args: function(*args)  # noqa: E731
-    result = run_segmented(opts, Fraction(4), call, gather)
+    result = run_segmented(opts, len(cut_pair["truth"]) / CUT_RATE, Fraction(4), call, gather)  # type: ignore[arg-type]
     truth: np.ndarray = cut_pair["truth"]  # type: ignore[assignment]
     assert result.parts == 3 and result.frames == len(truth) and [p.first for p in parts] == [0, 100, 200]
     shown = np.array([d.bg_frame for d in joined_mapping(parts)])

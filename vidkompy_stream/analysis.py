@@ -68,6 +68,11 @@ class ClockFit:
     residual: np.ndarray  # per frame: bg frame shown less its clock (bg frames)
     used: np.ndarray  # per frame: whether the fit used it
 
+    @property
+    def start(self) -> float:
+        """The clock line's bg frame at fg frame 0 (its first stretch)."""
+        return float(self.offsets[0])
+
     def clock(self, fg: np.ndarray) -> np.ndarray:
         """The clock line's bg frame at each fg frame (each on its segment's offset)."""
         segment = np.searchsorted(self.starts, fg, side="right") - 1
@@ -180,7 +185,7 @@ def summary_dict(summary: "Summary", track: Track, fit: ClockFit) -> dict[str, o
     return {
         "x": summary.x, "y": summary.y, "scale": str(summary.scale),
         "fg_rate": str(summary.fg_rate), "bg_rate": str(summary.bg_rate),
-        "offset": round(float(fit.clock(np.zeros(1, np.int64))[0] / summary.bg_rate), 6),
+        "offset": round(fit.start / float(summary.bg_rate), 6),
         "rate": round(fit.rate, 7), "rate_error": None if np.isnan(fit.rate_error) else round(fit.rate_error, 7),
         "nominal_rate": round(nominal, 7), "drift": round(fit.rate / nominal - 1, 7),
         "drift_ppm": round(1e6 * (fit.rate / nominal - 1), 1),

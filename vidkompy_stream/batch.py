@@ -119,12 +119,14 @@ def _job(pair: Pair, options: dict[str, object], segment_seconds: Fraction | Non
     if segment_seconds is None:
         return overlay(pair.fg, pair.bg, pair.output, **options)
     opts = options_from(pair.fg, pair.bg, pair.output, options)
-    if (probe(find_ffmpeg(opts.ffmpeg), pair.fg, "fg").duration or 0) <= segment_seconds:
+    seconds = probe(find_ffmpeg(opts.ffmpeg), pair.fg, "fg").duration or 0.0
+    if seconds <= segment_seconds:
         return overlay(pair.fg, pair.bg, pair.output, **options)
     from distributed import worker_client
 
     with worker_client() as client:
-        return run_segmented(opts, segment_seconds, functools.partial(client.submit, pure=False), client.gather)
+        return run_segmented(opts, seconds, segment_seconds, functools.partial(client.submit, pure=False),
+                             client.gather)
 
 
 def _why(exc: Exception) -> str:

@@ -41,6 +41,7 @@ from .io.outputs import (
     Sink,
     Y4MFileSink,
     Y4MSink,
+    pick_audio,
 )
 from .io.processes import ChildGroup, threads_each
 from .io.scaling import ReplayReader, ScaledReader, scaled_format
@@ -83,17 +84,9 @@ def layout_converter(fg: Y4MFormat, bg: Y4MFormat) -> LayoutConverter | None:
 
 def choose_audio(opts: Options, fg: Source, bg: Source, offset: float) -> AudioSource | None:
     """Audio for the file form: fg's own, else bg's from `offset` s (bg time at fg frame 0)."""
-    candidates = {
-        "fg": AudioSource(fg.media, 0.0, "fg") if fg.media and fg.info and fg.info.has_audio else None,
-        "bg": AudioSource(bg.media, offset, "bg") if bg.media and bg.info and bg.info.has_audio else None,
-    }
-    if opts.audio == "none":
-        return None
-    if opts.audio == "auto":
-        return candidates["fg"] or candidates["bg"]
-    if candidates[opts.audio] is None:
-        raise VidkompyError(f"--audio {opts.audio}: {opts.audio} is not a media file with an audio stream")
-    return candidates[opts.audio]
+    return pick_audio(opts.audio,
+                      AudioSource(fg.media, 0.0, "fg") if fg.media and fg.info and fg.info.has_audio else None,
+                      AudioSource(bg.media, offset, "bg") if bg.media and bg.info and bg.info.has_audio else None)
 
 
 class Composer:
@@ -356,10 +349,10 @@ def _aligned(opts: Options, fg: Y4MFormat, bg: Y4MFormat, rings: tuple[FrameRing
     if offset is None:
         log.warning("no --offset: fg is aligned from bg's start (give --offset if fg starts later)")
     lead = _inside_bg(offset, fg.rate, bg.rate) if offset is not None else 0
-    if lead or (found is None and offset is not None):
-        first = nearest_bg_frame(lead, fg.rate, bg.rate, offset)
+    if found is not None and not lead:
+        first = found.start
     else:
-        first = found.start if found is not None else 0
+        first = nearest_bg_frame(lead, fg.rate, bg.rate, offset) if offset is not None else 0
     return AlignedTiming(fg, bg, position, first, lookahead, REFINE_LEVELS.get(opts.refine), *rings, opts.engine,
                          float(opts.search_seconds), lead, params)
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 def _header(summary: "Summary", fit: ClockFit) -> str:
     nominal = float(summary.bg_rate / summary.fg_rate)
-    start = float(fit.clock(np.zeros(1, np.int64))[0] / summary.bg_rate)
+    start = fit.start / float(summary.bg_rate)
     lines = [f"fg at ({summary.x}, {summary.y}) in bg, scale {summary.scale}; {summary.frames} fg frames at "
              f"{float(summary.fg_rate):g} fps over bg at {float(summary.bg_rate):g} fps"]
     found = summary.search
@@ -58,7 +58,7 @@ def _draw(summary: "Summary", track: Track, fit: ClockFit) -> "Figure":
                                               gridspec_kw={"height_ratios": [3, 2, 1.2]})
     top.plot(t, track.bg / bg_rate, lw=1.5, label="bg frame shown")
     top.plot(t, fit.clock(track.fg) / bg_rate, "k--", lw=0.8, label="fitted clock line")
-    start = fit.clock(track.fg[:1])[0] / bg_rate
+    start = fit.start / bg_rate
     top.plot(t, start + t, ":", color="grey", lw=0.8, label="nominal clock (no drift) from the same start")
     top.set_ylabel("bg time (s)")
     top.set_title(f"drift {100 * drift:+.4f} % ({1e6 * drift:+.0f} ppm) against the nominal frame rates", fontsize=10)

@@ -20,13 +20,16 @@ from fractions import Fraction
 from typing import Any
 
 import cv2
+import ffmpeg
 import numpy as np
 
+from .alignment.refine import unit
 from .analysis import Track, analyse
 from .decision import Decision
 from .errors import VidkompyError
 from .io.atomicfile import partial_name, remove_quietly
-from .io.inputs import Span, open_source, probe
+from .io.inputs import Span, ffmpeg_command, open_source, probe
+from .io.outputs import AudioSource, pick_audio
 from .io.processes import ChildGroup
 from .options import Options
 from .search.spatial import shrink
@@ -69,10 +72,10 @@ def _options(opts: Options, path: str, **changes: object) -> Options:
                                report=None, quiet=True, **changes)
 
 
-def run_part(opts: Options, index: int, first: int, frames: int, folder: str,
+def run_part(opts: Options, index: int, first: int, frames: int | None, folder: str, fg_rate: Fraction,
              prior: "Part | None" = None, params: SegmentParams = SegmentParams()) -> Part:
-    """Segment `index` (fg frames first..first + frames): the whole job for the first, else aligned from the
-    start `prior` (the first segment) predicts, at its placement."""
+    """Segment `index` (`frames` fg frames from `first`; None: to fg's end): the whole job for the first, else
+    aligned from the start `prior` (the first segment) predicts, at its placement."""
     from .io.ffmpeg_tool import find_ffmpeg
     from .pipeline import run
 
@@ -80,7 +83,6 @@ def run_part(opts: Options, index: int, first: int, frames: int, folder: str,
     path = os.path.join(folder, f"part{index:05d}.mp4")
     track = Track()
     with ChildGroup() as group:
-        fg_rate = prior.fg_rate if prior else probe_rate(exe, opts, group)
         fg_span = Span(_seek(first, fg_rate), frames)
         fg = open_source("fg", opts.fg, exe, opts.pix_fmt, group, fg_span)
         if prior is None:
@@ -98,7 +100,7 @@ def run_part(opts: Options, index: int, first: int, frames: int, folder: str,
     fit = analyse(track, summary)
     rows = tuple(zip(track.fg.tolist(), track.bg.tolist(), track.confidence.tolist(), strict=True))
     return Part(index, first, bg_first, path, rows, summary.x, summary.y, summary.scale, summary.fg_rate,
-                summary.bg_rate, float(fit.offsets[0]) + bg_first, float(fit.offsets[-1]) + bg_first, fit.rate,
+                summary.bg_rate, fit.start + bg_first, float(fit.offsets[-1]) + bg_first, fit.rate,
                 summary.low_confidence)
 
 
@@ -115,9 +117,7 @@ def _crops(source: Any, box: tuple[int, int, int, int] | None, size: tuple[int, 
             luma = luma[y:y + h, x:x + w]
         if size is not None and size != (luma.shape[1], luma.shape[0]):
             luma = cv2.resize(luma, size, interpolation=cv2.INTER_AREA)
-        small = shrink(luma, factor).astype(np.float32).ravel()
-        small -= small.mean()
-        out.append(small / max(float(np.linalg.norm(small)), 1e-6))
+        out.append(unit(shrink(luma, factor)))
     return np.array(out)
 
 
@@ -174,31 +174,29 @@ def probe_rate(exe: str, opts: Options, group: ChildGroup) -> Fraction:
     return rate
 
 
-def plan(fg_seconds: float, fg_rate: Fraction, seconds: Fraction) -> list[tuple[int, int]]:
-    """(first fg frame, frames) of each segment of `seconds`; the last runs to fg's end (frames None -> 10**9)."""
+def plan(fg_seconds: float, fg_rate: Fraction, seconds: Fraction) -> list[tuple[int, int | None]]:
+    """(first fg frame, frames) of each segment of `seconds`; the last runs to fg's end (frames None)."""
     total = math.ceil(fg_seconds * fg_rate)
     step = max(1, round(seconds * fg_rate))
     firsts = list(range(0, max(total, 1), step))
     if len(firsts) > 1 and total - firsts[-1] < step // 4:  # a sliver at the end goes with the segment before
         firsts.pop()
-    return [(a, (b - a) if b is not None else 10**9) for a, b in zip(firsts, [*firsts[1:], None], strict=True)]
+    return [(a, (b - a) if b is not None else None) for a, b in zip(firsts, [*firsts[1:], None], strict=True)]
 
 
 def join(opts: Options, parts: Sequence[Part], exe: str) -> None:
     """The parts joined into opts.output (stream copy) with the audio once over the whole; the mappings joined
     into opts.map_out when asked."""
-    assert opts.output is not None and opts.fg is not None and opts.bg is not None
-    folder = os.path.dirname(parts[0].path)
-    listing = os.path.join(folder, "parts.txt")
+    assert opts.output is not None
+    listing = os.path.join(os.path.dirname(parts[0].path), "parts.txt")
     with open(listing, "w") as f:
         f.writelines(f"file '{os.path.basename(p.path)}'\n" for p in parts)
     audio = _audio(opts, exe, parts[0])
     tmp = partial_name(opts.output)
-    cmd = [exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", listing,
-           *audio, "-map", "0:v", *(["-map", "1:a", "-c:a", "aac"] if audio else []), "-c:v", "copy", "-shortest",
-           tmp]
+    streams = [ffmpeg.input(listing, f="concat", safe=0)["v"], *([audio.stream()] if audio else [])]
+    graph = ffmpeg.output(*streams, tmp, **{"c:v": "copy"}, **({"c:a": "aac", "shortest": None} if audio else {}))
     with ChildGroup() as group:
-        child = group.spawn("join", cmd, stdout=None)
+        child = group.spawn("join", ffmpeg_command(exe, graph, "-y"), stdout=None)
         if child.wait() != 0:
             remove_quietly(tmp)
             raise VidkompyError(f"join: ffmpeg failed: {child.failure()}")
@@ -212,20 +210,15 @@ def join(opts: Options, parts: Sequence[Part], exe: str) -> None:
         out.commit()
 
 
-def _audio(opts: Options, exe: str, first: Part) -> list[str]:
-    """ffmpeg input arguments for the audio (fg's; else bg's from fg's start in bg), as --audio asks."""
+def _audio(opts: Options, exe: str, first: Part) -> AudioSource | None:
+    """The audio as --audio asks: fg's, else bg's from fg's start in bg (the first segment's clock line)."""
     assert opts.fg is not None and opts.bg is not None
     if opts.audio == "none":
-        return []
-    has = {role: probe(exe, path, role).has_audio for role, path in (("fg", opts.fg), ("bg", opts.bg))}
-    role = ("fg" if has["fg"] else "bg" if has["bg"] else None) if opts.audio == "auto" else opts.audio
-    if role is None:
-        return []
-    if not has[role]:
-        raise VidkompyError(f"--audio {role}: {role} has no audio stream")
-    if role == "fg":
-        return ["-i", opts.fg]
-    return ["-ss", f"{max(0.0, first.start / float(first.bg_rate)):.6f}", "-i", opts.bg]
+        return None
+    offset = first.start / float(first.bg_rate)
+    fg, bg = (AudioSource(path, shift, role) if probe(exe, path, role).has_audio else None
+              for role, path, shift in (("fg", opts.fg, 0.0), ("bg", opts.bg, offset)))
+    return pick_audio(opts.audio, fg, bg)
 
 
 def joined_mapping(parts: Sequence[Part]) -> list[Decision]:
@@ -246,22 +239,21 @@ class Segmented:
     parts: int
 
 
-def run_segmented(opts: Options, seconds: Fraction, submit: Callable[..., Any],
+def run_segmented(opts: Options, fg_seconds: float, seconds: Fraction, submit: Callable[..., Any],
                   gather: Callable[[Sequence[Any]], list[Part]]) -> Segmented:
-    """The pair in segments: the first one's task, then every later one's at once (`submit`, `gather`: a Dask
-    client's, or plain calls), then the join."""
+    """fg (`fg_seconds` long) in segments of `seconds`: the first one's task, then every later one's at once
+    (`submit`, `gather`: a Dask client's, or plain calls), then the join."""
     from .io.ffmpeg_tool import find_ffmpeg
 
     assert opts.fg is not None and opts.output is not None
     exe = find_ffmpeg(opts.ffmpeg)
-    info = probe(exe, opts.fg, "fg")
     folder = tempfile.mkdtemp(prefix=".vidkompy-parts-", dir=os.path.dirname(os.path.abspath(opts.output)))
     try:
         with ChildGroup() as group:
             rate = probe_rate(exe, opts, group)
-        spans = plan(info.duration or 0.0, rate, seconds)
-        (first,) = gather([submit(run_part, opts, 0, *spans[0], folder)])
-        later = gather([submit(run_part, opts, k, a, n, folder, first) for k, (a, n) in enumerate(spans[1:], 1)])
+        spans = plan(fg_seconds, rate, seconds)
+        (first,) = gather([submit(run_part, opts, 0, *spans[0], folder, rate)])
+        later = gather([submit(run_part, opts, k, a, n, folder, rate, first) for k, (a, n) in enumerate(spans[1:], 1)])
         parts = [first, *later]
         join(opts, parts, exe)
     finally:

@@ -41,6 +41,23 @@ class AudioSource:
     offset: float
     role: str
 
+    def stream(self) -> "ffmpeg.nodes.FilterableStream":
+        """The audio as an ffmpeg input stream, shifted so that its time `offset` comes at the output's start."""
+        shift = {"ss": self.offset} if self.offset >= 0 else {"itsoffset": -self.offset}
+        return ffmpeg.input(self.path, **shift)["a:0"]
+
+
+def pick_audio(mode: str, fg: AudioSource | None, bg: AudioSource | None) -> AudioSource | None:
+    """--audio's choice of the audio there is (None: that input has none): auto takes fg's, else bg's."""
+    if mode == "none":
+        return None
+    if mode == "auto":
+        return fg or bg
+    chosen = fg if mode == "fg" else bg
+    if chosen is None:
+        raise VidkompyError(f"--audio {mode}: {mode} is not a media file with an audio stream")
+    return chosen
+
 
 @dataclasses.dataclass(frozen=True)
 class EncoderSettings:
@@ -103,8 +120,7 @@ class EncoderSink:
         streams = [video]
         audio_args: dict[str, object] = {}
         if audio is not None:
-            shift = {"ss": audio.offset} if audio.offset >= 0 else {"itsoffset": -audio.offset}
-            streams.append(ffmpeg.input(audio.path, **shift)["a:0"])
+            streams.append(audio.stream())
             audio_args = {"c:a": "aac", "shortest": None}
         graph = ffmpeg.output(*streams, self.tmp, pix_fmt="yuv420p", **settings.video_args(), **audio_args)
         try:
