@@ -4,6 +4,8 @@ import dataclasses
 
 import cv2
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vidkompy_stream.params import SearchParams
 from vidkompy_stream.search.rivals import Rival, catch_up, make_rival, winner
@@ -35,6 +37,28 @@ def _rival(frames: list[np.ndarray], x: int, start: int, lag: int = 2) -> Rival:
 def _judge(rival: Rival, frames: list[np.ndarray]) -> Rival:
     catch_up(rival, lambda k: frames[k] if 0 <= k < len(frames) else None, len(frames) - 1, FACTOR)
     return rival
+
+
+@settings(deadline=None, max_examples=40)  # the first example loads the kernel
+@given(st.integers(0, 150), st.integers(0, 110), st.integers(1, 8), st.integers(0, 3))
+def test_each_shifted_crop_is_bgs_block_means_there_as_a_unit_vector(x: int, y: int, factor: int, reach: int) -> None:
+    """What a probe is compared with at each position within `reach`: bg's crop under the box moved there,
+    shrunk to block means and made zero-mean and unit-length (zero where the box leaves bg), as the probes
+    are; read off the summed-area table, it must equal the crops cut and shrunk directly."""
+    luma = _bg_frames(1)[0]
+    box = (x, y, 48, 40)
+    rival = make_rival(Placement(x, y, 0.99, 0.1, 0, 0, 3, 3, 0.9), box, [], 0, reach=reach)
+    got = rival._shifted(cv2.integral(luma), factor)
+    rows, cols = box[3] // factor, box[2] // factor
+    for k, (dy, dx) in enumerate(np.ndindex(2 * reach + 1, 2 * reach + 1)):
+        top, left = y + dy - reach, x + dx - reach
+        if top < 0 or left < 0 or top + box[3] > luma.shape[0] or left + box[2] > luma.shape[1]:
+            assert not got[k].any()
+            continue
+        crop = luma[top:top + rows * factor, left:left + cols * factor].astype(np.float64)
+        means = crop.reshape(rows, factor, cols, factor).mean(axis=(1, 3)).ravel()
+        means -= means.mean()
+        np.testing.assert_allclose(got[k], means / np.linalg.norm(means), atol=1e-5)
 
 
 def test_the_true_start_fits_and_a_pixel_or_a_frame_off_is_moved_onto_it() -> None:

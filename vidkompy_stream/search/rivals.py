@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from ..alignment.clock import difference_standard_error
+from ..kernels.match import shifted_block_sums
 from ..params import SearchParams
 from .spatial import Placement
 
@@ -56,10 +57,18 @@ class Probe:
 
 def _unit(small: np.ndarray) -> np.ndarray:
     """A picture as a zero-mean unit vector (zero when flat): dot products of two are their ZNCC."""
-    v = small.astype(np.float32).ravel()
-    v -= v.mean()
-    norm = float(np.linalg.norm(v))
-    return v / norm if norm > 1e-3 else np.zeros_like(v)
+    return _units(small.astype(np.float32).reshape(1, -1))[0]
+
+
+def _units(rows: np.ndarray) -> np.ndarray:
+    """Each row of float32 `rows` made as `_unit` makes it, in place."""
+    rows -= rows.mean(axis=1, keepdims=True)
+    norms = np.sqrt(np.array([row.dot(row) for row in rows], np.float32))  # as np.linalg.norm sums a vector
+    flat = norms <= 1e-3
+    rows[flat] = 0.0
+    norms[flat] = 1.0
+    rows /= norms[:, None]
+    return rows
 
 
 @dataclasses.dataclass
@@ -78,6 +87,8 @@ class Rival:
     date: float = 0.0  # bg frame of fg frame 0 on its clock
     scores: np.ndarray = dataclasses.field(init=False)  # 1 - ZNCC by probe, lag, dy, dx (NaN: not scored)
     next: int = 0  # probes before this one are done (every lag of theirs read or missed)
+    _sums: np.ndarray | None = dataclasses.field(default=None, init=False, repr=False)  # `_shifted`'s scratch
+    _means: np.ndarray | None = dataclasses.field(default=None, init=False, repr=False)  # means() of all, until `see`
 
     def __post_init__(self) -> None:
         side = 2 * self.reach + 1
@@ -99,9 +110,14 @@ class Rival:
 
     def means(self, count: int | None = None) -> np.ndarray:
         """Mean mismatch of the first `count` probes (all) by lag, dy, dx; 1 where none was scored."""
+        if count is None and self._means is not None:
+            return self._means
         block = self.scores[:count]
         seen = np.isfinite(block).sum(axis=0)
-        return np.where(seen > 0, np.nansum(block, axis=0) / np.maximum(seen, 1), 1.0)
+        means = np.where(seen > 0, np.nansum(block, axis=0) / np.maximum(seen, 1), 1.0)
+        if count is None:
+            self._means = means
+        return means
 
     @property
     def mismatch(self) -> float:
@@ -143,10 +159,11 @@ class Rival:
                 break
             near.append(k)
         if near:
+            self._means = None
             side = 2 * self.reach + 1
             units = np.stack([self.probes[k].unit for k in near])
             fits = 1.0 - units @ self._shifted(table, factor).T  # mismatch by probe, position
-            for k, row in zip(near, fits):
+            for k, row in zip(near, fits, strict=True):
                 probe = self.probes[k]
                 for lag in {index - probe.bg_frame, index - probe.last}:
                     if -self.lag <= lag <= self.lag:
@@ -159,17 +176,14 @@ class Rival:
         """bg's crop under the box at each position within `reach`, shrunk by `factor` (block means, read off
         the frame's summed-area table: no full-resolution work per rival or position), as unit vectors (zero
         where the position leaves bg)."""
-        x, y, w, h = self.box
-        r = self.reach
-        rows, cols = h // factor, w // factor
-        out = np.zeros(((2 * r + 1) ** 2, rows * cols), np.float32)
-        for k, (dy, dx) in enumerate(np.ndindex(2 * r + 1, 2 * r + 1)):
-            top, left = y + dy - r, x + dx - r
-            if top >= 0 and left >= 0 and top + h < table.shape[0] and left + w < table.shape[1]:
-                corners = table[top:top + rows * factor + 1:factor, left:left + cols * factor + 1:factor]
-                sums = corners[1:, 1:] - corners[:-1, 1:] - corners[1:, :-1] + corners[:-1, :-1]
-                out[k] = _unit(sums)
-        return out
+        side = 2 * self.reach + 1
+        _, _, w, h = self.box
+        if self._sums is None or self._sums.shape[1:] != (h // factor, w // factor):
+            self._sums = np.empty((side * side, h // factor, w // factor), np.float32)
+        inside = np.zeros(side * side, np.bool_)
+        shifted_block_sums(table, self.box, factor, self.reach, self._sums, inside)
+        self._sums[~inside] = 0.0
+        return _units(self._sums.reshape(side * side, -1))
 
 
 def summed(luma: np.ndarray) -> np.ndarray:
