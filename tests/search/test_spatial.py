@@ -301,6 +301,34 @@ def test_streaming_api_needs_few_full_frames(scene: Scene, bg: list[np.ndarray])
     assert len(served) < len(horizon) / 4
 
 
+def test_stretches_settled_with_shared_coarse_peaks_find_what_each_finds_alone(
+    scene: Scene, bg: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The streaming search settles overlapping stretches of bg with the same templates (`locate_templates`
+    with one `peaks` cache): each stretch's placement is the one a fresh settle finds, and a frame's coarse
+    match is computed once however many stretches hold it."""
+    fg = scene.fg(101, 57, 240, 136)
+    factor = choose_factor(W, 240, 136)
+    small = [shrink(frame, factor) for frame in bg]
+    picks = spread(0, 25, 6)
+    templates = spatial.make_templates([fg[i] for i in picks], picks, factor, *small[0].shape[::-1])
+    stretches = [range(30, 90), range(45, 105), range(60, 120)]
+    peaks: dict[tuple[int, int], tuple[float, int, int]] = {}
+    calls = []
+    real = spatial.coarse_peak
+    monkeypatch.setattr(spatial, "coarse_peak", lambda *a: calls.append(1) or real(*a))
+
+    def settle(stretch: range, cache: dict | None) -> Placement:
+        return spatial.locate_templates(templates, [small[i] for i in stretch], list(stretch), bg.__getitem__,
+                                        factor=factor, rate=RATE / FG_RATE, peaks=cache)
+
+    fresh = [settle(stretch, None) for stretch in stretches]
+    alone = len(calls)
+    assert [settle(stretch, peaks) for stretch in stretches] == fresh
+    assert (fresh[0].x, fresh[0].y) == (101, 57)
+    assert len(calls) - alone == len(peaks) < alone, "frames in two stretches matched once"
+
+
 def test_coarse_search_does_not_scan_every_frame(
     scene: Scene, bg: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -56,7 +56,7 @@ from .spatial import (
     content_box,
     content_mask,
     fill_masked,
-    locate_small,
+    locate_templates,
     make_templates,
     refine_scale,
     shrink,
@@ -113,6 +113,8 @@ class _Scaled:
     fg_frames: list[np.ndarray]
     tracked: list[Template]  # the templates scored on every tracked bg frame
     columns: slice  # their columns in the tracking scores (`PlacementSearch._rescore`)
+    settled: list[Template] | None = None  # the templates a settle matches (made from fg_frames at the first)
+    peaks: dict[tuple[int, int], tuple[float, int, int]] = dataclasses.field(default_factory=dict)  # theirs so far
 
 
 class PlacementSearch:
@@ -427,7 +429,7 @@ class PlacementSearch:
 
     def _settle(self, ring: FrameRing, smalls: np.ndarray, shrunk: np.ndarray, candidate: tuple[int, _Scaled],
                 newest: int, window: int) -> Placement:
-        """locate_small with the candidate scale's templates over the bg frames from a little before its date
+        """`locate_small` with the candidate scale's templates over the bg frames from a little before its date
         to `newest`, unchecked."""
         date, scaled = candidate
         lo = max(ring.start, newest - window + 1, date - self.stride - self.params.settle)
@@ -437,8 +439,11 @@ class PlacementSearch:
             return _luma(self.bg, ring.frame(index)) if ring.start <= index < ring.end else None
 
         small = [self._small(ring, smalls, shrunk, i) for i in indices]
-        found = locate_small(scaled.fg_frames, [tpl.fg_index for tpl in scaled.templates], small, indices, full,
-                             factor=self.factor, rate=float(self.rate), params=self.params, check=False)
+        if scaled.settled is None:
+            scaled.settled = make_templates(scaled.fg_frames, [tpl.fg_index for tpl in scaled.templates], self.factor,
+                                            self.small_w, self.small_h, self.params)
+        found = locate_templates(scaled.settled, small, indices, full, factor=self.factor, rate=float(self.rate),
+                                 params=self.params, check=False, peaks=scaled.peaks)
         log.debug("spatial search: bg %d..%d: x=%d y=%d scale %s score %.3f detail %.3f (%d/%d templates agree), "
                   "in order %.3f", lo, newest, found.x, found.y, scaled.scale, found.score, found.detail,
                   found.agreeing, found.templates, found.order)

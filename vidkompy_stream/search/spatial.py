@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -222,15 +222,35 @@ def locate_small(
         raise ValueError("need at least one fg frame and one bg frame")
     small_h, small_w = bg_small[0].shape
     templates = make_templates(fg_frames, fg_indices, factor, small_w, small_h, params)
+    return locate_templates(templates, bg_small, bg_indices, get_full, factor=factor, rate=rate, params=params,
+                            check=check)
+
+
+def locate_templates(
+    templates: Sequence[Template],
+    bg_small: Sequence[np.ndarray],
+    bg_indices: Sequence[int],
+    get_full: Callable[[int], np.ndarray | None],
+    *,
+    factor: int,
+    rate: float,
+    params: SearchParams = DEFAULT,
+    check: bool = True,
+    peaks: MutableMapping[tuple[int, int], tuple[float, int, int]] | None = None,
+) -> Placement:
+    """`locate_small` with its templates made (`make_templates`; at least one): a caller that settles the same
+    templates on many stretches of bg makes them once. peaks: the coarse peaks (`coarse_peak`) of templates on
+    bg frames already scored, by (fg index, bg index), read and added to (a frame's shrunk copy and a
+    template's are the same in every stretch)."""
     if not templates:
         raise VidkompyError(
-            f"fg has no usable frame to match: all {len(fg_frames)} sampled fg frames are nearly uniform "
-            "(black, fade or flat)", "sample later fg frames or give --x/--y"
+            "fg has no usable frame to match: all sampled fg frames are nearly uniform (black, fade or flat)",
+            "sample later fg frames or give --x/--y"
         )
     flat = np.array([cv2.meanStdDev(frame)[1][0, 0] < params.flat_std for frame in bg_small])
     votes = []
     for tpl in templates:
-        ranked = _coarse(tpl, bg_small, flat, params)
+        ranked = _coarse(tpl, bg_small, bg_indices, flat, params, {} if peaks is None else peaks)
         vote = _refine(tpl, ranked, bg_indices, get_full, factor, params)
         if vote is not None:
             votes.append(vote)
@@ -404,17 +424,21 @@ def _peak(result: np.ndarray) -> tuple[float, int, int]:
     return best, cx, cy
 
 
-def _coarse(tpl: Template, bg_small: Sequence[np.ndarray], flat: np.ndarray,
-            params: SearchParams) -> list[tuple[float, int, int, int]]:
+def _coarse(tpl: Template, bg_small: Sequence[np.ndarray], bg_indices: Sequence[int], flat: np.ndarray,
+            params: SearchParams, peaks: MutableMapping[tuple[int, int], tuple[float, int, int]],
+            ) -> list[tuple[float, int, int, int]]:
     """Coarse peaks of one template as (score, list position, cx, cy), best first, over every k-th
-    bg frame and then every frame within k of the best of those."""
+    bg frame and then every frame within k of the best of those (`peaks`: as in `locate_templates`)."""
     n = len(bg_small)
     stride = max(1, round(math.sqrt(n / 2) * params.stride_scale))
     scored: dict[int, tuple[float, int, int, int]] = {}
 
     def match(pos: int) -> None:
         if pos not in scored and not flat[pos]:
-            best, cx, cy = coarse_peak(bg_small[pos], tpl)
+            key = (tpl.fg_index, bg_indices[pos])
+            if key not in peaks:
+                peaks[key] = coarse_peak(bg_small[pos], tpl)
+            best, cx, cy = peaks[key]
             scored[pos] = (best, pos, cx, cy)
 
     for pos in range(stride // 2, n, stride):
