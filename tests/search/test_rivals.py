@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vidkompy_stream.params import SearchParams
-from vidkompy_stream.search.rivals import Rival, catch_up, make_rival, winner
+from vidkompy_stream.search.rivals import Rival, catch_up, make_rival, unit, winner
 from vidkompy_stream.search.spatial import Placement, shrink
 
 SIGNIFICANCE = SearchParams.significance
@@ -29,7 +29,7 @@ def _bg_frames(count: int = 40) -> list[np.ndarray]:
 def _rival(frames: list[np.ndarray], x: int, start: int, lag: int = 2) -> Rival:
     """A rival placing fg at x (y as in BOX) with fg frame 0 at bg frame `start`, probed on fg frames 0..19."""
     bx, by, w, h = BOX
-    probes = [(start + k, shrink(frames[START + k][by:by + h, bx:bx + w], FACTOR)) for k in range(0, 20, 2)]
+    probes = [(start + k, unit(shrink(frames[START + k][by:by + h, bx:bx + w], FACTOR))) for k in range(0, 20, 2)]
     placement = Placement(x, by, 0.99, 0.1, 0, start, 3, 3, 0.9)
     return make_rival(placement, (x, by, w, h), probes, lag)
 

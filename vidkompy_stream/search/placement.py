@@ -47,7 +47,7 @@ from ..io.framering import FrameRing
 from ..io.scaling import scaled_format
 from ..io.y4m import Y4MFormat
 from ..params import SearchParams
-from .rivals import Rival, catch_up, make_rival, prune, summed, winner
+from .rivals import Rival, catch_up, make_rival, prune, summed, unit, winner
 from .spatial import (
     Placement,
     Template,
@@ -335,8 +335,8 @@ class PlacementSearch:
         x1, y1 = min(found.x + tpl.ox + w, self.bg.width), min(found.y + tpl.oy + h, self.bg.height)
         fx, fy = x0 - found.x, y0 - found.y  # where that region starts in fg
         date = found.bg_frame - found.fg_frame * self.rate  # bg frame of fg frame 0 on its clock
-        smalls = self._probes(scaled, (fx, fy, x1 - x0, y1 - y0)) if min(x1 - x0, y1 - y0) >= self.factor else []
-        probes = [(date + i * self.rate, small) for i, small in zip(self.probe_frames, smalls)]
+        vectors = self._probes(scaled, (fx, fy, x1 - x0, y1 - y0)) if min(x1 - x0, y1 - y0) >= self.factor else []
+        probes = [(date + i * self.rate, vector) for i, vector in zip(self.probe_frames, vectors, strict=False)]
         rival = make_rival(found, (x0, y0, x1 - x0, y1 - y0), probes, self.params.lag_strides * self.stride, ordered,
                            date, self.params.rival_reach)
         catch_up(rival, lambda k: _luma(self.bg, ring.frame(k)) if ring.start <= k < ring.end else None, newest,
@@ -344,8 +344,9 @@ class PlacementSearch:
         self.rivals.append(rival)
 
     def _probes(self, scaled: _Scaled, region: tuple[int, int, int, int]) -> list[np.ndarray]:
-        """The probe frames' pictures at `scaled`'s size, cropped to `region` (x, y, width, height in fg) and
-        shrunk: made once for all the rivals that share them (most share the templates' whole box)."""
+        """The probe frames' pictures at `scaled`'s size, cropped to `region` (x, y, width, height in fg), shrunk
+        and made unit vectors (`rivals.unit`): made once for all the rivals that share them (most share the
+        templates' whole box)."""
         key = (scaled.scale, region)
         if key not in self.probe_cache:
             assert self.fg_ring is not None
@@ -354,7 +355,7 @@ class PlacementSearch:
             for i in self.probe_frames:
                 luma = _luma(self.fg, self.fg_ring.frame(i))
                 luma = _resized(luma if self.mask is None else fill_masked(luma, self.mask), scaled.size)
-                out.append(shrink(luma[y:y + h, x:x + w], self.factor))
+                out.append(unit(shrink(luma[y:y + h, x:x + w], self.factor)))
             self.probe_cache[key] = out
         return self.probe_cache[key]
 

@@ -55,13 +55,13 @@ class Probe:
         return self.bg_frame + self.between
 
 
-def _unit(small: np.ndarray) -> np.ndarray:
+def unit(small: np.ndarray) -> np.ndarray:
     """A picture as a zero-mean unit vector (zero when flat): dot products of two are their ZNCC."""
     return _units(small.astype(np.float32).reshape(1, -1))[0]
 
 
 def _units(rows: np.ndarray) -> np.ndarray:
-    """Each row of float32 `rows` made as `_unit` makes it, in place."""
+    """Each row of float32 `rows` made as `unit` makes it, in place."""
     rows -= rows.mean(axis=1, keepdims=True)
     norms = np.sqrt(np.array([row.dot(row) for row in rows], np.float32))  # as np.linalg.norm sums a vector
     flat = norms <= 1e-3
@@ -87,7 +87,7 @@ class Rival:
     date: float = 0.0  # bg frame of fg frame 0 on its clock
     scores: np.ndarray = dataclasses.field(init=False)  # 1 - ZNCC by probe, lag, dy, dx (NaN: not scored)
     next: int = 0  # probes before this one are done (every lag of theirs read or missed)
-    _sums: np.ndarray | None = dataclasses.field(default=None, init=False, repr=False)  # `_shifted`'s scratch
+    _sums: np.ndarray | None = dataclasses.field(default=None, init=False, repr=False)  # `_shifted`'s, while due
     _means: np.ndarray | None = dataclasses.field(default=None, init=False, repr=False)  # means() of all, until `see`
 
     def __post_init__(self) -> None:
@@ -107,6 +107,7 @@ class Rival:
     def drop(self) -> None:
         """Score no more probes (out of the running)."""
         self.next = len(self.probes)
+        self._sums = None
 
     def means(self, count: int | None = None) -> np.ndarray:
         """Mean mismatch of the first `count` probes (all) by lag, dy, dx; 1 where none was scored."""
@@ -171,6 +172,8 @@ class Rival:
                         np.fmin(cell, row.reshape(side, side), out=cell)
         while self.due and self.probes[self.next].last + self.lag <= index:
             self.next += 1
+        if not self.due:
+            self._sums = None
 
     def _shifted(self, table: np.ndarray, factor: int) -> np.ndarray:
         """bg's crop under the box at each position within `reach`, shrunk by `factor` (block means, read off
@@ -194,9 +197,10 @@ def summed(luma: np.ndarray) -> np.ndarray:
 def make_rival(placement: Placement, box: tuple[int, int, int, int],
                probes: Iterable[tuple[float, np.ndarray]], lag: int, ordered: bool = True,
                date: float = 0.0, reach: int = SearchParams.rival_reach) -> Rival:
-    """A rival for `placement` with probes (bg frame on its clock, shrunk picture of the region `box`: x, y,
-    width, height in bg), scored within `lag` bg frames of that clock."""
-    made = [Probe(math.floor(at + EXACT), _unit(small), at - math.floor(at + EXACT) > EXACT) for at, small in probes]
+    """A rival for `placement` with probes (bg frame on its clock, the shrunk picture of the region `box` (x, y,
+    width, height in bg) as a unit vector, `unit`: rivals that share a region share its vectors), scored
+    within `lag` bg frames of that clock."""
+    made = [Probe(math.floor(at + EXACT), vector, at - math.floor(at + EXACT) > EXACT) for at, vector in probes]
     ordered_probes = sorted(made, key=lambda p: p.bg_frame)
     return Rival(placement, box, ordered_probes, reach=reach, lag=lag, ordered=ordered, date=date)
 
