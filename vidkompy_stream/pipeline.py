@@ -332,6 +332,7 @@ def _located(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int,
     """Search bg for fg: fg as it goes on (resized when the search measured a scale), the rings, what was
     found, and the scale."""
     found, fg_ring, bg_ring = _search(opts, inputs, fg_frames, bg_frames, params)
+    fg_ring.shrink_to(fg_frames)  # the seconds of fg the search held give their memory back as they are output
     fg, scale = inputs.fg, opts.scale if opts.scale is not None else found.scale
     if opts.scale is None and scale != 1:
         assert fg_ring.start == 0, "the search keeps every fg frame it read"

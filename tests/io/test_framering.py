@@ -50,3 +50,26 @@ def test_slots_are_reused_last_freed_first(data: bytes) -> None:
         used.add(r.frame(i).ctypes.data)
         r.release_before(i)  # hold one frame between reads: two at once while reading the next
     assert len(used) == 2
+
+
+def test_a_ring_shrunk_after_its_peak_keeps_its_frames_in_a_smaller_block(data: bytes) -> None:
+    """The search fills fg's ring with seconds of frames the run then outputs: told to shrink, the ring waits
+    until it holds fewer than the new capacity, moves them (and the newest frame read) to a block of that
+    size, and goes on reading into it."""
+    r = ring(data, 30)
+    assert r.fill_to(19)
+    first = r.slots
+    r.shrink_to(4)
+    assert r.slots is first and r.capacity == 30, "20 frames held: nothing moves yet"
+    r.release_before(17)
+    assert r.capacity == 4 and r.slots.shape[0] == 4 and [number(r, i) for i in (17, 18, 19)] == [17, 18, 19]
+    assert r.fill_to(20) and number(r, 20) == 20
+    with pytest.raises(OverflowError):
+        r.fill_to(21)
+    r.release_before(30)  # a skip past all held frames: the newest read stays readable until the next read
+    assert int(r.last()[0]) == 20 and r.fill_to(33) and [number(r, i) for i in range(30, 34)] == [30, 31, 32, 33]
+    released = ring(data, 10)
+    assert released.fill_to(5)
+    released.release_before(6)
+    released.shrink_to(3)
+    assert released.capacity == 3 and int(released.last()[0]) == 5 and released.fill_to(8) and number(released, 8) == 8

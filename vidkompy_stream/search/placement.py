@@ -375,10 +375,11 @@ class PlacementSearch:
 
     def _winner(self, ring: FrameRing, newest: int) -> Placement:
         """The rivals' winner, once bg has been read (past the horizon if need be) until each has seen all
-        its probes or bg ended."""
+        its probes or bg ended (holding only the frame each probe is scored on, and the usual window: the
+        caller reads bg again up to the winner)."""
         j = newest + 1
         while any(r.due for r in self.rivals):
-            ring.release_before(j - ring.capacity + 1)
+            ring.release_before(j - self.bg_window + 1)
             if not ring.fill_to(j):
                 break
             self._see(ring, j)
