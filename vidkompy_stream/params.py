@@ -65,6 +65,8 @@ class SearchParams:
     significance: float = 3.0  #: standard errors by which another lag or a later showing must fit better
     min_common: int = 3  #: fewest probes two rivals must both have scored to be told apart
     rival_reach: int = 2  #: px: a rival's probes are scored this far either side of its place (a soft bg: 2-3)
+    prune_after: int = 10  #: probes: a rival judged on this many is dropped when ...
+    prune_worse: float = 3.0  #: ... its mismatch is this many times the best judged rival's (saves its scoring)
 
 
 @dataclasses.dataclass(frozen=True)

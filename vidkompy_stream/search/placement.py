@@ -371,7 +371,7 @@ class PlacementSearch:
             if rival.due and rival.first_due <= index:
                 table = summed(_luma(self.bg, ring.frame(index))) if table is None else table
                 rival.see(index, table, self.factor)
-        prune(self.rivals)
+        prune(self.rivals, self.params)
 
     def _winner(self, ring: FrameRing, newest: int) -> Placement:
         """The rivals' winner, once bg has been read (past the horizon if need be) until each has seen all

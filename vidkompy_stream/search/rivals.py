@@ -310,14 +310,14 @@ def fits_closer(found: Rival, best: Rival, min_common: int) -> bool:
     return float(ratio.mean()) < 0.0
 
 
-def prune(rivals: list[Rival], after: int = 10, worse: float = 3.0) -> None:
-    """Stop scoring rivals out of the running: once `after` probes are done, one whose mismatch is `worse`
-    times that of the best so judged (a still opening makes a rival every second, and a moving scene then
-    tells them apart within a fraction of the probes)."""
-    judged = [rival for rival in rivals if rival.next >= after]
+def prune(rivals: list[Rival], params: SearchParams = SearchParams()) -> None:
+    """Stop scoring rivals out of the running: once `params.prune_after` probes are done, one whose mismatch is
+    `params.prune_worse` times that of the best so judged (a still opening makes a rival every second, and a
+    moving scene then tells them apart within a fraction of the probes)."""
+    judged = [rival for rival in rivals if rival.next >= params.prune_after]
     if len(judged) < 2:
         return
     best = min(rival.mismatch for rival in judged)
     for rival in judged:
-        if rival.due and rival.mismatch > worse * best:
+        if rival.due and rival.mismatch > params.prune_worse * best:
             rival.drop()
