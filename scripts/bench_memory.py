@@ -88,9 +88,10 @@ def run_once(geo: Geometry, minutes: float, interval: float, aligned: bool) -> d
         return _row(minutes, frames, elapsed, code, report, sampler)
 
 
-def run_files(geo: Geometry, minutes: float, interval: float, aligned: bool, workdir: str) -> dict[str, object]:
-    """The tool on bench_speed's pair of `minutes` (files it decodes itself); the same figures as `run_once`."""
-    bg, fg = make_inputs(geo, minutes * 60, workdir)
+def run_files(geo: Geometry, minutes: float, interval: float, aligned: bool, folder: str) -> dict[str, object]:
+    """The tool on bench_speed's pair of `minutes` (files it decodes itself, cached in `folder`); the same
+    figures as `run_once`."""
+    bg, fg = make_inputs(geo, minutes * 60, folder)
     given = ["-q"] if aligned else geo.tool_args()
     with tempfile.TemporaryDirectory(prefix="vidkompy-mem-") as tmp:
         report = os.path.join(tmp, "rusage.json")
