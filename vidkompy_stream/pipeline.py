@@ -238,7 +238,10 @@ def _search(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int,
             params: SearchParams) -> tuple[Found, FrameRing, FrameRing]:
     """Find fg in bg: the placement, and the fg and bg rings to go on from. When fg's first second is not in
     bg and both are files, fg may have started before bg: templates from each later second of fg, up to
-    `params.lead_seconds`, are looked for at bg's start (both files read again), and then fg is read from its start."""
+    `params.lead_seconds`, are looked for at bg's start (both files read again). Every second is tried and the
+    best-scoring placement that puts fg's start before bg's is taken: while fg's second is still before bg, only
+    a look-alike can match (a pan shows the scene at another place), and the first match would be it. fg and
+    bg are then read from their start."""
     capacity = max(fg_ring_capacity(inputs.fg.reader.format, params), fg_frames)
     fg_ring = FrameRing(inputs.fg.reader, capacity)
     try:
@@ -249,6 +252,7 @@ def _search(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int,
             raise
         failure = exc
     log.info("fg not found from its start: looking for fg's later seconds at bg's start (fg started first?)")
+    best: tuple[Found, int] | None = None
     for lead in range(1, params.lead_seconds + 1):
         log.debug("search: fg from %d s on, at bg's start", lead)
         fg_ring = FrameRing(inputs.reopen("fg").reader, capacity)
@@ -260,9 +264,12 @@ def _search(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int,
             continue
         except VidkompyError:
             break  # nothing usable in fg from there on (it ends, or is flat)
-        if found.offset < 0:  # fg is then read from its start
-            return found, FrameRing(inputs.reopen("fg").reader, capacity), bg_ring
-    raise failure
+        if found.offset < 0 and (best is None or found.placement.score > best[0].placement.score):
+            best = found, bg_ring.capacity
+    if best is None:
+        raise failure
+    found, bg_capacity = best  # fg and bg are then read from their start (fg frame 0 is before bg frame 0)
+    return found, FrameRing(inputs.reopen("fg").reader, capacity), FrameRing(inputs.reopen("bg").reader, bg_capacity)
 
 
 def locate(opts: Options, exe: str, sources: dict[str, Source] | None = None,
