@@ -57,6 +57,18 @@ def make_fg(exe: str, source: Path, folder: Path, start: float, rect: tuple[int,
     return path
 
 
+def look_alike_bg(exe: str, media: dict[str, Path], weak: tuple[int, int], rest: int) -> Path:
+    """bg opening with the scene's seconds `weak` blurred and noisy (a weak look-alike: score about 0.8, detail
+    0.3, over the floors), then showing the scene from `rest` s on."""
+    bg = media["folder"] / f"bg_lookalike_{weak[0]}_{weak[1]}_{rest}.mp4"
+    if not bg.exists():
+        graph = (f"[0]trim=start={weak[0]}:end={weak[1]},setpts=PTS-STARTPTS,gblur=sigma=1,noise=alls=50:allf=t[a];"
+                 f"[0]trim=start={rest},setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1[v]")
+        ffmpeg_run(exe, "-i", str(media["scene"]), "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264",
+                   "-preset", "ultrafast", "-crf", "28", str(bg))
+    return bg
+
+
 def read_map(path: Path) -> tuple[list[str], list[list[int]]]:
     """The comment lines, and each row as [fg_frame, bg_frame, x, y]."""
     lines = path.read_text().splitlines()
@@ -234,12 +246,7 @@ def test_fg_started_before_bg_past_a_look_alike_of_its_second_second(ffmpeg_exe:
     look-alike, over the floors), then shows the scene from 3 s on: fg started 2 s before bg, and its second
     second fits only the look-alike, on a wrong clock (fg time 1 s at bg's start). Each later second is looked
     for at bg's start and the best fit taken: fg's fourth second, at bg 1 s, puts fg frame 0 2 s before bg."""
-    bg = media["folder"] / "bg_lead_lookalike.mp4"
-    if not bg.exists():
-        graph = ("[0]trim=start=1:end=2,setpts=PTS-STARTPTS,gblur=sigma=1,noise=alls=50:allf=t[a];"
-                 "[0]trim=start=3,setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1[v]")
-        ffmpeg_run(ffmpeg_exe, "-i", str(media["scene"]), "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264",
-                   "-preset", "ultrafast", "-crf", "28", str(bg))
+    bg = look_alike_bg(ffmpeg_exe, media, (1, 2), 3)
     x, y, w, h = 120, 64, 200, 120
     fg = media["folder"] / "fg_lead_lookalike.mp4"
     if not fg.exists():
@@ -274,12 +281,7 @@ def test_a_weak_look_alike_is_outclassed_by_the_real_start(ffmpeg_exe: str, run_
     over the floors), then shows the scene from its start: the first match found is the look-alike, and the
     search, judging every match in its horizon on fg's next seconds, dates fg at its real start (2 s of
     look-alike + 3 s into the scene)."""
-    bg = media["folder"] / "bg_lookalike.mp4"
-    if not bg.exists():
-        graph = ("[0]trim=start=3:end=5,setpts=PTS-STARTPTS,gblur=sigma=1,noise=alls=50:allf=t[a];"
-                 "[0]setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1[v]")
-        ffmpeg_run(ffmpeg_exe, "-i", str(media["scene"]), "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264",
-                   "-preset", "ultrafast", "-crf", "28", str(bg))
+    bg = look_alike_bg(ffmpeg_exe, media, (3, 5), 0)
     _assert_found_past_the_look_alike(ffmpeg_exe, run_tool, media["scene"], tmp_path, bg, 5.0, 3.0)
 
 
