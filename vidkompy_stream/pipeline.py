@@ -238,10 +238,8 @@ def _search(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int,
             params: SearchParams) -> tuple[Found, FrameRing, FrameRing]:
     """Find fg in bg: the placement, and the fg and bg rings to go on from. When fg's first second is not in
     bg and both are files, fg may have started before bg: templates from each later second of fg, up to
-    `params.lead_seconds`, are looked for at bg's start (both files read again). Every second is tried and the
-    best-scoring placement that puts fg's start before bg's is taken: while fg's second is still before bg, only
-    a look-alike can match (a pan shows the scene at another place), and the first match would be it. fg and
-    bg are then read from their start."""
+    `params.lead_seconds`, are looked for at bg's start (`_lead_search`), and then fg and bg are read from their
+    start."""
     capacity = max(fg_ring_capacity(inputs.fg.reader.format, params), fg_frames)
     fg_ring = FrameRing(inputs.fg.reader, capacity)
     try:
@@ -252,7 +250,22 @@ def _search(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int,
             raise
         failure = exc
     log.info("fg not found from its start: looking for fg's later seconds at bg's start (fg started first?)")
+    lead = _lead_search(opts, inputs, capacity, bg_frames, params)
+    if lead is None:
+        raise failure
+    # fg and bg are then read from their start (fg frame 0 is before bg frame 0)
+    return lead[0], FrameRing(inputs.reopen("fg").reader, capacity), FrameRing(inputs.reopen("bg").reader, lead[1])
+
+
+def _lead_search(opts: Options, inputs: Inputs, capacity: int, bg_frames: int,
+                 params: SearchParams) -> tuple[Found, int] | None:
+    """fg's later seconds looked for at bg's start, one by one (both files read again each time): the first
+    placement that the next second finds again (the same place, to `pool_px`, and clock, to a bg frame), else
+    the best-scoring one, that puts fg's start before bg's; with the bg ring size its search needed. While fg's
+    second is still before bg only a look-alike can match (the scene elsewhere in a pan), and it is pinned to
+    bg's start, so its clock moves by a second from one second of fg to the next; fg's own place does not."""
     best: tuple[Found, int] | None = None
+    previous: tuple[Found, int] | None = None
     for lead in range(1, params.lead_seconds + 1):
         log.debug("search: fg from %d s on, at bg's start", lead)
         fg_ring = FrameRing(inputs.reopen("fg").reader, capacity)
@@ -261,15 +274,25 @@ def _search(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int,
             found, bg_ring = _scan(opts, inputs, fg_ring, bg_frames, lead + 2 * params.template_seconds, params,
                                    math.ceil(lead * fg_ring.reader.format.rate))
         except NotFound:
+            previous = None
             continue
         except VidkompyError:
             break  # nothing usable in fg from there on (it ends, or is flat)
-        if found.offset < 0 and (best is None or found.placement.score > best[0].placement.score):
-            best = found, bg_ring.capacity
-    if best is None:
-        raise failure
-    found, bg_capacity = best  # fg and bg are then read from their start (fg frame 0 is before bg frame 0)
-    return found, FrameRing(inputs.reopen("fg").reader, capacity), FrameRing(inputs.reopen("bg").reader, bg_capacity)
+        if found.offset >= 0:
+            previous = None
+            continue
+        current = found, bg_ring.capacity
+        if previous is not None and _agree(previous[0], found, inputs.bg.reader.format.rate, params.pool_px):
+            return max(previous, current, key=lambda pair: pair[0].placement.score)
+        best = max(best or current, current, key=lambda pair: pair[0].placement.score)
+        previous = current
+    return best
+
+
+def _agree(a: Found, b: Found, bg_rate: Fraction, px: int) -> bool:
+    """Whether two placements put fg at one place (within `px`) on one clock (within a bg frame)."""
+    return (abs(a.placement.x - b.placement.x) <= px and abs(a.placement.y - b.placement.y) <= px
+            and abs(a.offset - b.offset) <= 1 / bg_rate)
 
 
 def locate(opts: Options, exe: str, sources: dict[str, Source] | None = None,
