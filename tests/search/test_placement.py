@@ -41,17 +41,17 @@ def media(ffmpeg_exe: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str
 
 
 def make_fg(exe: str, source: Path, folder: Path, start: float, rect: tuple[int, int, int, int],
-            black: float = 0.0, bars: int = 0) -> Path:
-    """A crop of `source` from `start` s, eq-shifted, at FG_RATE, 3 s long, after `black` s of black, with
+            black: float = 0.0, bars: int = 0, seconds: float = 3.0) -> Path:
+    """A crop of `source` from `start` s, eq-shifted, at FG_RATE, `seconds` long, after `black` s of black, with
     black bars `bars` px high above and below it (letterbox)."""
     x, y, w, h = rect
     chain = [f"trim=start={start}", "setpts=PTS-STARTPTS", f"crop={w}:{h}:{x}:{y}:exact=1", "format=yuv420p",
-             "eq=brightness=0.08:contrast=1.2", f"fps={FG_RATE}", "trim=duration=3"]
+             "eq=brightness=0.08:contrast=1.2", f"fps={FG_RATE}", f"trim=duration={seconds}"]
     if black:
         chain.append(f"tpad=start_duration={black}:color=black")
     if bars:
         chain.append(f"pad={w}:{h + 2 * bars}:0:{bars}:black")
-    path = folder / f"fg_{start}_{x}_{y}_{w}_{h}_{black}_{bars}.mp4"
+    path = folder / f"fg_{start}_{x}_{y}_{w}_{h}_{black}_{bars}_{seconds}.mp4"
     ffmpeg_run(exe, "-i", str(source), "-vf", ",".join(chain), "-c:v", "libx264", "-preset", "ultrafast",
                "-crf", "18", str(path))
     return path
@@ -248,12 +248,8 @@ def test_fg_started_before_bg_past_a_look_alike_of_its_second_second(ffmpeg_exe:
     for at bg's start until two in a row agree: fg's fourth and fifth seconds, at bg 1 s and 2 s, put fg frame 0
     2 s before bg."""
     bg = look_alike_bg(ffmpeg_exe, media, (1, 2), 3)
-    x, y, w, h = 120, 64, 200, 120
-    fg = media["folder"] / "fg_lead_lookalike.mp4"
-    if not fg.exists():
-        ffmpeg_run(ffmpeg_exe, "-i", str(media["scene"]), "-vf", f"crop={w}:{h}:{x}:{y}:exact=1,format=yuv420p,"
-                   f"eq=brightness=0.08:contrast=1.2,fps={FG_RATE},trim=duration=6", "-c:v", "libx264", "-preset",
-                   "ultrafast", "-crf", "18", str(fg))
+    x, y = 120, 64
+    fg = make_fg(ffmpeg_exe, media["scene"], media["folder"], 0.0, (x, y, 200, 120), seconds=6.0)
     done = run_tool(["--fg", str(fg), "--bg", str(bg), "--map-out", "map.csv", "-o", "out.mp4", "-v"], timeout=300)
     log = done.stderr.decode()
     assert done.returncode == 0, log
