@@ -4,6 +4,7 @@ The index clips draw their frame number into the luma (see `index_source`), so w
 put under each fg frame can be read back from the output's pixels.
 """
 
+import contextlib
 import math
 import subprocess
 from fractions import Fraction
@@ -20,8 +21,10 @@ from tests.conftest import (
     make_y4m,
     read_y4m_frames,
 )
-from vidkompy_stream.io.processes import threads_each
+from vidkompy_stream.io.processes import ChildGroup, threads_each
 from vidkompy_stream.io.y4m import Y4MFormat
+from vidkompy_stream.options import Options
+from vidkompy_stream.pipeline import Inputs
 
 BG_SIZE, FG_SIZE = (96, 64), (32, 16)
 FG_AT = (40, 24)
@@ -181,3 +184,26 @@ def test_demo_runs_the_full_job(run_tool: RunTool, ffmpeg_exe: str, tmp_path: Pa
     log = done.stderr.decode()
     assert "demo: 200 of 200 fg frames over the right bg frame" in log.splitlines()[-1], log
     assert "low confidence" not in log and "warning" not in log, log
+
+
+def test_looking_ahead_in_a_bg_file_gives_the_frames_the_run_reads(ffmpeg_exe: str, tmp_path: Path) -> None:
+    """`Inputs.ahead`: a second decoder started at a frame inside a GOP (a seek, then decoding from the keyframe
+    before it) gives exactly the frames the run's own bg decoder gives at those indices; bg read as y4m (a file
+    or a pipe) has none."""
+    bg, y4m = tmp_path / "bg.mp4", tmp_path / "bg.y4m"
+    ffmpeg_run(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25:duration=4", "-c:v", "libx264",
+               "-g", "12", "-crf", "30", "-pix_fmt", "yuv420p", str(bg))
+    ffmpeg_run(ffmpeg_exe, "-i", str(bg), "-f", "yuv4mpegpipe", str(y4m))
+    with ChildGroup() as group, contextlib.ExitStack() as stack:
+        inputs = Inputs(Options(fg=str(bg), bg=str(bg)), ffmpeg_exe, group, stack)
+        fmt, frame, run = inputs.bg.reader.format, inputs.bg.reader.format.new_frame(), []
+        while inputs.bg.reader.readinto(frame):
+            run.append(fmt.plane_views(frame)[0].copy())
+        ahead = inputs.ahead()
+        assert ahead is not None and len(run) == 100
+        frames = ahead(37)
+        got = [next(frames).copy() for _ in range(5)]
+        frames.close()
+        assert Inputs(Options(fg=str(bg), bg=str(y4m)), ffmpeg_exe, group, stack).ahead() is None
+    assert all(np.array_equal(luma, run[37 + k]) for k, luma in enumerate(got))
+    assert not any(np.array_equal(got[0], run[k]) for k in (36, 38)), "neighbouring frames differ"

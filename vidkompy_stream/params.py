@@ -86,6 +86,10 @@ class LockParams:
     lost_cost: float = 1.0 - SearchParams.min_score  #: a row whose cheapest bg frame costs more does not show fg
     patience: int = 6  #: lost rows in a row that make lock lost (kept under the aligner's lookahead)
     gate: float = 3.0  #: ... and more than this many standard deviations above what rows in lock cost
+    #: with a look-ahead that leaves the run's bg in place (a bg file), a row is also lost when it costs this many
+    #: times what rows in lock cost on average (and past the gate) ...
+    ratio: float = 6.0
+    min_lost: float = 0.15  #: ... and at least this much (a closer match still shows fg's picture)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,7 +13,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from fractions import Fraction
 
 import cv2
@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .alignment.aligner import (
+    Ahead,
     AlignedTiming,
     bg_frames_needed,
     fg_frames_needed,
@@ -32,7 +33,7 @@ from .compose.layout import LayoutConverter
 from .decision import Decision
 from .errors import NotFound, VidkompyError
 from .io.framering import FrameRing
-from .io.inputs import Source, open_source, report_damage
+from .io.inputs import Source, Span, open_source, report_damage, seek_time
 from .io.mapping import MappingWriter, read_mapping
 from .io.outputs import (
     AudioSource,
@@ -223,6 +224,26 @@ class Inputs:
         their start."""
         return all(role not in self.given and os.path.isfile(getattr(self, role).spec) for role in roles)
 
+    def ahead(self) -> Ahead | None:
+        """bg's luma planes from a given frame on, from a second decoder, when bg is a media file: a look ahead
+        that leaves the run's own bg where it is (None for pipes, y4m and sources given opened)."""
+        if not self.is_file("bg") or self.bg.media is None:
+            return None
+        spec, rate = self.bg.spec, self.bg.reader.format.rate
+
+        def frames(first: int) -> Generator[np.ndarray, None, None]:
+            source = open_source("bg", spec, self.exe, self.opts.pix_fmt, self.group, Span(seek_time(first, rate)))
+            fmt, frame = source.reader.format, source.reader.format.new_frame()
+            try:
+                while source.reader.readinto(frame):
+                    yield fmt.plane_views(frame)[0]
+            finally:
+                if source.child is not None:
+                    source.child.stop()
+                source.close()
+
+        return frames
+
     def reopen(self, role: str) -> Source:
         """`role` read again from its start (its decoder stopped, a new one started)."""
         old = self.fg if role == "fg" else self.bg
@@ -373,7 +394,7 @@ def _located(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int,
 
 def _aligned(opts: Options, fg: Y4MFormat, bg: Y4MFormat, rings: tuple[FrameRing, FrameRing], lookahead: int,
              position: tuple[int, int], found: Found | None, params: AlignParams,
-             start: Fraction | None = None) -> AlignedTiming:
+             start: Fraction | None = None, ahead: Ahead | None = None) -> AlignedTiming:
     """The aligner, started at the search's date, else at `start` (bg time at fg frame 0, s) when given (fg frames
     before bg's first frame go over bg frame 0)."""
     offset = found.offset if found is not None else start
@@ -385,7 +406,7 @@ def _aligned(opts: Options, fg: Y4MFormat, bg: Y4MFormat, rings: tuple[FrameRing
     else:
         first = nearest_bg_frame(lead, fg.rate, bg.rate, offset) if offset is not None else 0
     return AlignedTiming(fg, bg, position, first, lookahead, REFINE_LEVELS.get(opts.refine), *rings, opts.engine,
-                         float(opts.search_seconds), lead, params)
+                         float(opts.search_seconds), lead, params, ahead)
 
 
 def _prepare(opts: Options, inputs: Inputs, stack: contextlib.ExitStack, search: SearchParams,
@@ -411,7 +432,8 @@ def _prepare(opts: Options, inputs: Inputs, stack: contextlib.ExitStack, search:
         fg_ring, bg_ring = FrameRing(fg.reader, fg_frames), FrameRing(inputs.bg.reader, bg_frames)
     timing: AlignedTiming | GivenTiming
     if given is None:
-        timing = _aligned(opts, fg.reader.format, bgf, (fg_ring, bg_ring), lookahead, position, found, align, start)
+        timing = _aligned(opts, fg.reader.format, bgf, (fg_ring, bg_ring), lookahead, position, found, align, start,
+                          inputs.ahead())
         offset = found.offset if found else start if start is not None else Fraction(0)
     else:
         assert first is not None

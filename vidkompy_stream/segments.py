@@ -28,7 +28,7 @@ from .analysis import Track, analyse
 from .decision import Decision
 from .errors import VidkompyError
 from .io.atomicfile import partial_name, remove_quietly
-from .io.inputs import Span, ffmpeg_command, open_source, probe
+from .io.inputs import Span, ffmpeg_command, open_source, probe, seek_time
 from .io.outputs import AudioSource, pick_audio
 from .io.processes import ChildGroup
 from .options import Options
@@ -83,7 +83,7 @@ def run_part(opts: Options, index: int, first: int, frames: int | None, folder: 
     path = os.path.join(folder, f"part{index:05d}.mp4")
     track = Track()
     with ChildGroup() as group:
-        fg_span = Span(_seek(first, fg_rate), frames)
+        fg_span = Span(seek_time(first, fg_rate), frames)
         fg = open_source("fg", opts.fg, exe, opts.pix_fmt, group, fg_span)
         if prior is None:
             bg_first, start = 0, None
@@ -92,7 +92,7 @@ def run_part(opts: Options, index: int, first: int, frames: int | None, folder: 
         else:
             predicted = date(opts, exe, prior, first, params)
             bg_first = max(0, math.floor(predicted - params.lead_seconds * prior.bg_rate))
-            bg = open_source("bg", opts.bg, exe, opts.pix_fmt, group, Span(_seek(bg_first, prior.bg_rate)))
+            bg = open_source("bg", opts.bg, exe, opts.pix_fmt, group, Span(seek_time(bg_first, prior.bg_rate)))
             start = Fraction(predicted - bg_first).limit_denominator(1 << 20) / prior.bg_rate
             job = _options(opts, path, x=prior.x, y=prior.y, scale=prior.scale)
             sources = {"fg": fg, "bg": bg}
@@ -129,8 +129,8 @@ def _curve(opts: Options, exe: str, prior: Part, first: int, lo: int, count: int
     probes = max(2, math.ceil(params.probe_seconds * prior.fg_rate))
     steps = np.round(prior.rate * np.arange(probes)).astype(np.int64)
     with ChildGroup() as group:
-        fg = open_source("fg", opts.fg, exe, opts.pix_fmt, group, Span(_seek(first, prior.fg_rate), probes))
-        bg = open_source("bg", opts.bg, exe, opts.pix_fmt, group, Span(_seek(lo, prior.bg_rate)))
+        fg = open_source("fg", opts.fg, exe, opts.pix_fmt, group, Span(seek_time(first, prior.fg_rate), probes))
+        bg = open_source("bg", opts.bg, exe, opts.pix_fmt, group, Span(seek_time(lo, prior.bg_rate)))
         fmt, bgf = fg.reader.format, bg.reader.format
         size = (round(fmt.width * prior.scale), round(fmt.height * prior.scale))
         if min(prior.x, prior.y) < 0 or prior.x + size[0] > bgf.width or prior.y + size[1] > bgf.height:
@@ -156,12 +156,6 @@ def date(opts: Options, exe: str, prior: Part, first: int, params: SegmentParams
     if curve is None:
         return predicted
     return predicted + (lo + int(np.argmax(curve)) - math.floor(predicted))
-
-
-def _seek(frame: int, rate: Fraction) -> Fraction:
-    """The time to seek to for `frame` to come first: half a frame before it (the frame at or after the seek
-    time comes first, and timestamps are rounded to the container's time base)."""
-    return max(Fraction(0), (frame - Fraction(1, 2)) / rate)
 
 
 def probe_rate(exe: str, opts: Options, group: ChildGroup) -> Fraction:

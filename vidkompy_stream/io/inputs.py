@@ -90,6 +90,12 @@ class InputReader(Y4MReader):
             self.damage = f"{self.name}: ffmpeg reported an error decoding {self.spec}: {decoder.failure()}"
 
 
+def seek_time(frame: int, rate: Fraction) -> Fraction:
+    """The time to seek to for `frame` to come first: half a frame before it (the frame at or after the seek
+    time comes first, and timestamps are rounded to the container's time base)."""
+    return max(Fraction(0), (frame - Fraction(1, 2)) / rate)
+
+
 @dataclasses.dataclass(frozen=True)
 class Span:
     """Part of a media file: decoding starts at `seek` s (the frame at or after it comes first: give a time half
