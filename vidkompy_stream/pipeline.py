@@ -238,18 +238,14 @@ class Inputs:
                 while source.reader.readinto(frame):
                     yield fmt.plane_views(frame)[0]
             finally:
-                if source.child is not None:
-                    source.child.stop()
-                source.close()
+                source.stop()
 
         return frames
 
     def reopen(self, role: str) -> Source:
         """`role` read again from its start (its decoder stopped, a new one started)."""
         old = self.fg if role == "fg" else self.bg
-        if old.child is not None:
-            old.child.stop()
-        old.close()
+        old.stop()
         new = self.open(role, old.spec)
         setattr(self, role, new)
         return new

@@ -163,8 +163,7 @@ def probe_rate(exe: str, opts: Options, group: ChildGroup) -> Fraction:
     assert opts.fg is not None
     source = open_source("fg", opts.fg, exe, opts.pix_fmt, group, Span(Fraction(0), 1))
     rate = source.reader.format.rate
-    if source.child is not None:
-        source.child.stop()
+    source.stop()
     return rate
 
 

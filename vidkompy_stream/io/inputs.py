@@ -121,6 +121,12 @@ class Source:
         if self.child is None and self.spec != "stdin":
             self.reader.close()
 
+    def stop(self) -> None:
+        """Read no more: its decoder (if any) stopped, a file we opened closed."""
+        if self.child is not None:
+            self.child.stop()
+        self.close()
+
     def finish(self) -> None:
         """After the last frame: a failed decode is an error, not a short video (checked once)."""
         self.reader.end()
