@@ -238,13 +238,14 @@ class AlignedTiming:
         first, last = self.lost
         self.lost = None
         found, score = self._scan(first, last)
+        missed = found is None or score > self.watch.lock_cost
         clock = max(self.bg_ring.start, round(self.aligner.expected(first)))
-        if (found is None or score > self.watch.lock_cost) and self.ahead is not None:
+        if missed and self.ahead is not None:
             log.debug("fg frame %d: fg's picture matches bg less well, but nothing in the next %d bg frames matches "
                       "better (best %.2f): lock kept", first, self.search_frames, 1.0 - score)
             self.watch.accept()
             found = clock
-        elif found is None or score > self.watch.lock_cost:
+        elif missed:
             found = clock
             log.warning("fg frame %d: fg's picture is no longer where its clock puts it in bg, and not found "
                         "again in the next %d bg frames (best match %.2f): following the clock from bg frame %d",

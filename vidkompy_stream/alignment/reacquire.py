@@ -77,9 +77,9 @@ class LockWatch:
         return min(coarse, max(p.ratio * self.mean, gated, p.min_lost)) if self.sensitive else coarse
 
     def accept(self) -> None:
-        """The last lost run was fg's picture after all, only harder to match (nothing ahead matched better): what
-        rows in lock cost is that run's level from now on, and lock is watched again at once."""
-        costs = np.asarray(self.lost_costs or [self.mean])
+        """The lost run just reported was fg's picture after all, only harder to match (nothing ahead matched
+        better): what rows in lock cost is that run's level from now on, and lock is watched again at once."""
+        costs = np.asarray(self.lost_costs)
         level = float(np.median(costs))
         self.mean, self.deviation = level, max(self.deviation, float(np.abs(costs - level).mean()))
         self.seen, self.lost_costs = self.params.patience, []
