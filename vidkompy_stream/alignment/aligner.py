@@ -150,7 +150,6 @@ class AlignedTiming:
         self.watch = (LockWatch(dataclasses.replace(params.lock, patience=patience), sensitive=ahead is not None)
                       if isinstance(self.aligner, DTWAligner) else None)
         self.lost: tuple[int, int] | None = None  # fg frames of a lost run, searched for at the next feed
-        self.replaying = False  # pushing a lost run again after a restart: its rows are not watched again
         self.cuts: list[tuple[int, int]] = []  # (fg frame, bg frame) where fg was found again
         self.search_frames = math.ceil(search_seconds * bg.rate)
         self.first = first if isinstance(self.aligner, DTWAligner) else 0
@@ -209,8 +208,7 @@ class AlignedTiming:
         if self.refiner is not None:
             decisions = self.refiner.add(decisions)
         flat = bool(self.fg_prints.flags[index % self.fg_prints.capacity] & FLAT_THUMB)
-        first = (self.watch.update(index, float(row.min()), flat) if self.watch is not None and not self.replaying
-                 else None)
+        first = self.watch.update(index, float(row.min()), flat) if self.watch is not None else None
         if first is not None:
             decisions += self._lose(first, index)
         self._done(decisions)
@@ -258,11 +256,18 @@ class AlignedTiming:
         self.aligner.restart(first, found)
         if self.refiner is not None:
             self.refiner.restart()
-        self.replaying = True
-        try:
-            return [d for index in range(first, last + 1) for d in self._push(index)]
-        finally:
-            self.replaying = False
+        return self._replay(first, last)
+
+    def _replay(self, first: int, last: int) -> list[Decision]:
+        """Push fg frames first..last again after a restart, watched like any: when lock is lost again among them
+        (a second edit soon after the first), the replay stops there and the rest waits for that search."""
+        decisions: list[Decision] = []
+        for index in range(first, last + 1):
+            decisions += self._push(index)
+            if self.lost is not None:
+                self.lost = (self.lost[0], last)
+                break
+        return decisions
 
     def _scan(self, first: int, last: int) -> tuple[int | None, float]:
         """Read bg forward from the lost band to search_frames past where the clock puts fg frame `first`, scoring
