@@ -220,3 +220,17 @@ def test_a_later_near_miss_whose_mismatch_swells_with_the_motion_replaces_a_far_
     first = _per_probe(first, 0.33 + rng.normal(0.0, 0.01, n))
     later = _per_probe(later, swell + rng.normal(0.0, 0.002, n))
     assert winner([first, later], 30, SearchParams(better=0.25, better_far=2 / 3)) is later
+
+
+def test_a_later_showing_that_fits_until_a_cut_in_fg_replaces_a_look_alike() -> None:
+    """fg cuts away halfway through the probes (check seed 178: two cuts in fg's first 2 s). The later rival, the
+    true showing, fits the probes before the cut at coding noise; after it neither fits (about 0.3 each, at
+    random). On the arithmetic mean the later is not half the first's mismatch (the probes after the cut drown
+    it); probe by probe it fits 30 times better before the cut and alike after, and replaces the look-alike."""
+    first, later, n = _two_showings(200)
+    rng = np.random.default_rng(8)
+    before = np.arange(n) < n // 2
+    first = _per_probe(first, 0.3 + rng.normal(0.0, 0.02, n))
+    later = _per_probe(later, np.where(before, 0.01 + rng.normal(0.0, 0.001, n), 0.3 + rng.normal(0.0, 0.02, n)))
+    assert later.mismatch > first.mismatch * (1 - PARAMS.better_far), "not better by the far share on the mean"
+    assert winner([first, later], 30, PARAMS) is later

@@ -216,14 +216,17 @@ def catch_up(rival: Rival, held: Callable[[int], np.ndarray | None], newest: int
             rival.see(index, summed(luma), factor)
 
 
-def better(found: Rival, best: Rival, share: float) -> bool:
-    """Whether a later rival beats the best so far: its mismatch, over the probes both have scored (one cut
-    short by bg's end is judged on the same fg frames as the other), is smaller by more than `share` of the
-    best's. Pictures that recur match alike up to coding noise, and the earliest of them is taken."""
-    count = min(found.next, best.next)
-    if count == 0:
+def better(found: Rival, best: Rival, share: float, min_common: int) -> bool:
+    """Whether a later rival beats the best so far: over the probes both have scored (one cut short by bg's end
+    is judged on the same fg frames as the other), its mismatches are smaller by more than `share` of the best's,
+    as a geometric mean of their ratios probe by probe (`fits_closer`: probes past a cut in fg, matched nowhere,
+    leave the ratio near 1 rather than drown the fit before the cut). Pictures that recur match alike up to coding
+    noise, and the earliest of them is taken. With fewer than `min_common` probes in common, the mean mismatches
+    of all their probes are compared."""
+    paired = _paired(found, best, min_common)
+    if paired is None:
         return found.mismatch < best.mismatch * (1.0 - share)
-    return found.mismatch_on(count) < best.mismatch_on(count) * (1.0 - share)
+    return _log_ratio(*paired) < math.log(1.0 - share)
 
 
 def fits_better(found: Rival, best: Rival, significance: float, min_common: int) -> bool:
@@ -262,7 +265,8 @@ def _dating(rivals: list[Rival], span: float, params: SearchParams) -> Rival:
     best = rivals[0]
     for rival in rivals[1:]:
         near = abs(rival.date - best.date) <= span
-        if (better(rival, best, params.better) if near else better(rival, best, params.better_far)
+        if (better(rival, best, params.better, params.min_common) if near
+                else better(rival, best, params.better_far, params.min_common)
                 and fits_better(rival, best, params.significance, params.min_common)):
             best = rival
     return best
@@ -305,9 +309,12 @@ def fits_closer(found: Rival, best: Rival, min_common: int) -> bool:
     paired = _paired(found, best, min_common)
     if paired is None:
         return False
-    mine, theirs = paired
-    ratio = np.log(np.maximum(mine, RESOLUTION)) - np.log(np.maximum(theirs, RESOLUTION))
-    return float(ratio.mean()) < 0.0
+    return _log_ratio(*paired) < 0.0
+
+
+def _log_ratio(mine: np.ndarray, theirs: np.ndarray) -> float:
+    """The mean log ratio of two rivals' mismatches, probe by probe: the log of their geometric means' ratio."""
+    return float((np.log(np.maximum(mine, RESOLUTION)) - np.log(np.maximum(theirs, RESOLUTION))).mean())
 
 
 def prune(rivals: list[Rival], params: SearchParams = SearchParams()) -> None:
