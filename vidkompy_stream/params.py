@@ -49,6 +49,7 @@ class SearchParams:
     track_fps: int = 10  #: bg frames a second scored against the tracked templates
     track_templates: int = 3  #: templates tracked on every scored bg frame
     min_order: float = 0.9  #: `Placement.order` below this: fg's pictures out of order (a wrong time)
+    order_drift: float = 0.05  #: relative: the order is measured at the best rate within this of nominal (4 % PAL)
     settle: int = 2  #: bg frames read past a candidate's stretch before it is settled
     outclassed: float = 0.15  #: ZNCC: a placement this much weaker than one struck elsewhere is a look-alike ...
     outclassed_px: int = 4  #: px: ... elsewhere meaning farther than this

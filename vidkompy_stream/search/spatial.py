@@ -83,10 +83,11 @@ class Placement:
         over the agreeing templates: high only if edges and texture line up, not just smooth shading.
     pairs: (fg frame, bg frame) where each agreeing template matches best, the seed pair first: each
         is exact to the frame, and together they pin the offset between the clocks well below a frame.
-    order: the templates' mean coarse score at the chosen date, over the mean of each one's best score
-        at that position at any date: about 1 when bg shows fg's frames in fg's order (a static shot
-        too); well below 1 when each matches on its own but at inconsistent times (fg's pictures
-        replayed backwards, shuffled), where the seed would be a wrong time.
+    order: the templates' mean coarse score on the best timeline (a date, and a rate within
+        `SearchParams.order_drift` of the nominal one: a PAL speed-up moves a second's last template by a
+        frame), over the mean of each one's best score at that position at any date: about 1 when bg shows
+        fg's frames in fg's order (a static shot too); well below 1 when each matches on its own but at
+        inconsistent times (fg's pictures replayed backwards, shuffled), where the seed would be a wrong time.
     """
 
     x: int
@@ -589,6 +590,24 @@ def _nearest(indices: np.ndarray, targets: np.ndarray, gap: int) -> np.ndarray:
     return np.where(2 * np.abs(indices[pick] - targets) <= gap, pick, -1)
 
 
+def _on_timeline(fg_indices: Sequence[int], indices: np.ndarray, gap: int, rate: float) -> np.ndarray:
+    """For each date (from the earliest that puts a template on a bg frame given), the list position of the bg
+    frame each template falls on when template t is at bg frame date + t's fg index * rate (dates x templates;
+    -1: no bg frame within gap / 2)."""
+    shifts = np.array([round(k * rate) for k in fg_indices])
+    dates = np.arange(int(indices[0]) - int(shifts.max()), int(indices[-1]) + 1)
+    return _nearest(indices, dates[:, None] + shifts[None, :], gap)
+
+
+def _timeline_means(rows: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The templates' mean score (rows: templates x bg frames) on each date's timeline (`_on_timeline`); -inf
+    where fewer than half of them fall on a bg frame."""
+    present = at >= 0
+    usable = 2 * present.sum(axis=1) > len(rows)
+    values = np.where(present, rows[np.arange(len(rows))[None, :], np.maximum(at, 0)], 0.0)
+    return np.where(usable, values.sum(axis=1) / np.maximum(present.sum(axis=1), 1), -np.inf)
+
+
 def _joint(
     votes: list[_Vote],
     bg_small: Sequence[np.ndarray],
@@ -606,11 +625,8 @@ def _joint(
     the best, at the position pooled over them), and the order (see Placement.order)."""
     indices = np.asarray(bg_indices)
     gap = max(1, int(np.median(np.diff(indices)))) if len(indices) > 1 else 1
-    shifts = np.array([round(v.template.fg_index * rate) for v in votes])
-    dates = np.arange(int(indices[0]) - int(shifts.max()), int(indices[-1]) + 1)
-    at = _nearest(indices, dates[:, None] + shifts[None, :], gap)  # dates x templates, -1: no frame
-    present = at >= 0
-    usable = 2 * present.sum(axis=1) > len(votes)
+    fg_indices = [v.template.fg_index for v in votes]
+    at = _on_timeline(fg_indices, indices, gap, rate)  # dates x templates, -1: no frame
     best = None
     tried: list[tuple[int, int]] = []
     for x, y in dict.fromkeys((v.x, v.y) for v in votes):
@@ -618,14 +634,16 @@ def _joint(
             continue  # the polish below reaches it
         tried.append((x, y))
         rows = np.array([_timeline(v.template, bg_small, x, y, factor) for v in votes])  # templates x frames
-        values = np.where(present, rows[np.arange(len(votes))[None, :], np.maximum(at, 0)], 0.0)
-        means = np.where(usable, values.sum(axis=1) / np.maximum(present.sum(axis=1), 1), -np.inf)
+        means = _timeline_means(rows, at)
         d = int(np.argmax(means))
-        if usable[d] and (best is None or means[d] > best[0]):
-            best = (float(means[d]), x, y, [int(k) for k in at[d]], float(rows.max(axis=1).mean()))
+        if np.isfinite(means[d]) and (best is None or means[d] > best[0]):
+            best = (float(means[d]), x, y, [int(k) for k in at[d]], rows)
     if best is None:
         return _pool(votes[0], votes, bg_indices, get_full, factor, params.pool_px, params.refine_side) + (0.0,)
-    mean, x, y, at, each = best
+    _, x, y, at, rows = best
+    each = float(rows.max(axis=1).mean())
+    mean = max(float(_timeline_means(rows, _on_timeline(fg_indices, indices, gap, r)).max())
+               for r in rate * (1.0 + np.linspace(-params.order_drift, params.order_drift, 11)))
     placed = [dataclasses.replace(v, x=x, y=y, pos=k) for v, k in zip(votes, at) if k >= 0]
     placed = [dataclasses.replace(v, pos=_nearby_frame(v, bg_indices, get_full, params.date_reach, params.refine_side))
               for v in placed]
