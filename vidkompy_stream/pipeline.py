@@ -254,24 +254,40 @@ class Inputs:
 def _search(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int,
             params: SearchParams) -> tuple[Found, FrameRing, FrameRing]:
     """Find fg in bg: the placement, and the fg and bg rings to go on from. When fg's first second is not in
-    bg and both are files, fg may have started before bg: templates from each later second of fg, up to
-    `params.lead_seconds`, are looked for at bg's start (`_lead_search`), and then fg and bg are read from their
-    start."""
+    bg, or only partly (what matched puts fg's start before bg's, and may be a look-alike of a picture bg never
+    shows), and both are files, fg may have started before bg: templates from each later second of fg, up to
+    `params.lead_seconds`, are looked for at bg's start (`_lead_search`; the first search's placement is kept
+    unless that finds a better-scoring one elsewhere), and then fg and bg are read from their start."""
     capacity = max(fg_ring_capacity(inputs.fg.reader.format, params), fg_frames)
     fg_ring = FrameRing(inputs.fg.reader, capacity)
+    can_lead = opts.scale is not None and inputs.is_file("fg", "bg")
+    first: tuple[Found, int] | None = None
     try:
         found, bg_ring = _scan(opts, inputs, fg_ring, bg_frames, opts.search_seconds, params)
-        return found, fg_ring, bg_ring
+        if found.offset >= 0 or not can_lead:
+            return found, fg_ring, bg_ring
+        first = found, bg_ring.capacity
+        log.info("fg starts before bg: looking for fg's later seconds at bg's start too (its first second may not "
+                 "be in bg)")
     except NotFound as exc:
-        if opts.scale is None or not inputs.is_file("fg", "bg"):
+        if not can_lead:
             raise
         failure = exc
-    log.info("fg not found from its start: looking for fg's later seconds at bg's start (fg started first?)")
+        log.info("fg not found from its start: looking for fg's later seconds at bg's start (fg started first?)")
     lead = _lead_search(opts, inputs, capacity, bg_frames, params)
+    if first is not None and (lead is None or not _outscores(lead[0], first[0], inputs.bg.reader.format.rate,
+                                                               params.pool_px)):
+        lead = first
     if lead is None:
         raise failure
     # fg and bg are then read from their start (fg frame 0 is before bg frame 0)
     return lead[0], FrameRing(inputs.reopen("fg").reader, capacity), FrameRing(inputs.reopen("bg").reader, lead[1])
+
+
+def _outscores(lead: Found, first: Found, bg_rate: Fraction, px: int) -> bool:
+    """Whether the lead search's placement replaces the first search's: elsewhere (place or clock) and scoring
+    higher."""
+    return not _agree(lead, first, bg_rate, px) and lead.placement.score > first.placement.score
 
 
 def _lead_search(opts: Options, inputs: Inputs, capacity: int, bg_frames: int,
