@@ -12,7 +12,8 @@ sequences", IEEE TPAMI 24(11), 2002).
 
 Each probe scores 1 - ZNCC of fg's shrunk picture and bg's shrunk crop under it; a rival's mismatch is
 the mean over its probes at its best position and lag. Rivals are grouped by place (`winner`). At one
-place, a later dating replaces an earlier one only when its mismatch is smaller by a share: a small one for
+place, a later dating replaces an earlier one only when its mismatches are smaller by a share (a geometric
+mean of their ratios, probe by probe, as across places): a small one for
 two datings of one showing of fg's pictures (dates within the probes' span), a large one for another
 showing (a replay or loop fits alike up to coding noise, which differs between showings, and the earliest
 is taken; a later one must also fit better beyond chance). Across places the best fit wins, on a log scale
