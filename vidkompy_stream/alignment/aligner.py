@@ -150,6 +150,7 @@ class AlignedTiming:
         self.watch = (LockWatch(dataclasses.replace(params.lock, patience=patience), sensitive=ahead is not None)
                       if isinstance(self.aligner, DTWAligner) else None)
         self.lost: tuple[int, int] | None = None  # fg frames of a lost run, searched for at the next feed
+        self.replaying = False  # pushing a lost run again where it was (nothing found ahead): not watched again
         self.cuts: list[tuple[int, int]] = []  # (fg frame, bg frame) where fg was found again
         self.search_frames = math.ceil(search_seconds * bg.rate)
         self.first = first if isinstance(self.aligner, DTWAligner) else 0
@@ -190,6 +191,9 @@ class AlignedTiming:
         small = self._shrink(self.fg.plane_views(self.fg_ring.frame(index))[0][self.fg_box])
         self.fg_small[index] = small
         self.fingerprint(small, self.fg_prints, index)
+        if self.lost is not None:  # lost again among the rows pushed again: this row joins that run
+            self.lost = (self.lost[0], index)
+            return decisions
         decisions += self._push(index)
         if index % self.log_every == 0 and index:
             rate = self.aligner.rate_estimate
@@ -208,7 +212,8 @@ class AlignedTiming:
         if self.refiner is not None:
             decisions = self.refiner.add(decisions)
         flat = bool(self.fg_prints.flags[index % self.fg_prints.capacity] & FLAT_THUMB)
-        first = self.watch.update(index, float(row.min()), flat) if self.watch is not None else None
+        first = (self.watch.update(index, float(row.min()), flat) if self.watch is not None and not self.replaying
+                 else None)
         if first is not None:
             decisions += self._lose(first, index)
         self._done(decisions)
@@ -256,17 +261,23 @@ class AlignedTiming:
         self.aligner.restart(first, found)
         if self.refiner is not None:
             self.refiner.restart()
-        return self._replay(first, last)
+        return self._replay(first, last, watched=not missed)
 
-    def _replay(self, first: int, last: int) -> list[Decision]:
-        """Push fg frames first..last again after a restart, watched like any: when lock is lost again among them
-        (a second edit soon after the first), the replay stops there and the rest waits for that search."""
+    def _replay(self, first: int, last: int, watched: bool) -> list[Decision]:
+        """Push fg frames first..last again after a restart. Where fg was found again they are watched like any
+        (the watch then holds `patience` rows before it can lose lock, so a loss comes later than `first`): when
+        lock is lost again among them (a second edit soon after the first), the replay stops there and the rest
+        waits for that search. Rows pushed again where they were (nothing found ahead) are not watched again."""
         decisions: list[Decision] = []
-        for index in range(first, last + 1):
-            decisions += self._push(index)
-            if self.lost is not None:
-                self.lost = (self.lost[0], last)
-                break
+        self.replaying = not watched
+        try:
+            for index in range(first, last + 1):
+                decisions += self._push(index)
+                if self.lost is not None:
+                    self.lost = (self.lost[0], last)
+                    break
+        finally:
+            self.replaying = False
         return decisions
 
     def _scan(self, first: int, last: int) -> tuple[int | None, float]:
@@ -347,7 +358,9 @@ class AlignedTiming:
 
     def finish(self) -> list[Decision]:
         """fg has ended: the remaining decisions."""
-        resumed = self._resume() if self.lost is not None else []
+        resumed: list[Decision] = []
+        while self.lost is not None:
+            resumed += self._resume()
         decisions = self.aligner.finish()
         if self.refiner is not None:
             decisions = self.refiner.add(decisions) + self.refiner.finish()
