@@ -12,8 +12,8 @@ sequences", IEEE TPAMI 24(11), 2002).
 
 Each probe scores 1 - ZNCC of fg's shrunk picture and bg's shrunk crop under it; a rival's mismatch is
 the mean over its probes at its best position and lag. Rivals are grouped by place (`winner`). At one
-place, a later dating replaces an earlier one only when its mismatches are smaller by a share (on their mean,
-or on the geometric mean of their ratios probe by probe, as across places): a small one for
+place, a later dating replaces an earlier one only when its mismatches are smaller by a share (a geometric
+mean of their ratios, probe by probe, as across places): a small one for
 two datings of one showing of fg's pictures (dates within the probes' span), a large one for another
 showing (a replay or loop fits alike up to coding noise, which differs between showings, and the earliest
 is taken; a later one must also fit better beyond chance). Across places the best fit wins, on a log scale
@@ -220,18 +220,14 @@ def catch_up(rival: Rival, held: Callable[[int], np.ndarray | None], newest: int
 def better(found: Rival, best: Rival, share: float, min_common: int) -> bool:
     """Whether a later rival beats the best so far: over the probes both have scored (one cut short by bg's end
     is judged on the same fg frames as the other), its mismatches are smaller by more than `share` of the best's,
-    on their mean or on the geometric mean of their ratios probe by probe (`fits_closer`). The mean is led by
-    the probes the best fits worst; the ratios by the typical probe, so that probes past a cut in fg, matched
-    nowhere, leave them near 1 rather than drown the fit before the cut. Pictures that recur match alike up to
-    coding noise, and the earliest of them is taken. With fewer than `min_common` probes in common, the mean
-    mismatches of all their probes are compared."""
-    count = min(found.next, best.next)
-    if count == 0:
-        return found.mismatch < best.mismatch * (1.0 - share)
-    if found.mismatch_on(count) < best.mismatch_on(count) * (1.0 - share):
-        return True
+    as a geometric mean of their ratios probe by probe (`fits_closer`: probes past a cut in fg, matched nowhere,
+    leave the ratio near 1 rather than drown the fit before the cut). Pictures that recur match alike up to coding
+    noise, and the earliest of them is taken. With fewer than `min_common` probes in common, the mean mismatches
+    of all their probes are compared."""
     paired = _paired(found, best, min_common)
-    return paired is not None and _log_ratio(*paired) < math.log(1.0 - share)
+    if paired is None:
+        return found.mismatch < best.mismatch * (1.0 - share)
+    return _log_ratio(*paired) < math.log(1.0 - share)
 
 
 def fits_better(found: Rival, best: Rival, significance: float, min_common: int) -> bool:
