@@ -88,8 +88,8 @@ class LockParams:
     patience: int = 6  #: lost rows in a row that make lock lost (kept under the aligner's lookahead)
     gate: float = 3.0  #: ... and more than this many standard deviations above what rows in lock cost
     #: with a look-ahead that leaves the run's bg in place (a bg file), a row is also lost when it costs this many
-    #: times what rows in lock cost on average (and past the gate) ...
-    ratio: float = 6.0
+    #: times what rows in lock cost on average (and past the gate) ... (tuning half: 3 against 6, 2 up, 0 down)
+    ratio: float = 3.0
     min_lost: float = 0.15  #: ... and at least this much (a closer match still shows fg's picture)
 
 
