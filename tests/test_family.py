@@ -51,6 +51,9 @@ def test_draws_stay_in_their_ranges(draws: list[family.Draw]) -> None:
         assert s.scene_contrast == 1 or 0.2 <= s.scene_contrast <= 0.4
         assert all(len(edits) <= 3 for edits in (s.drops, s.repeats, s.cuts)) and len(s.freeze) <= 2
         assert all(0.5 <= jump <= min(60, family.recurrence(s) - 1) for _, jump in s.cuts)
+        if s.start < 0:  # nor a later one: bg ends before the clip plays fg's opening again
+            scene_end = s.fg_seconds * float(s.speed) + sum(jump for _, jump in s.cuts) + s.tail
+            assert scene_end <= family.recurrence(s) - 1 + 1e-3
         assert s.source_start == 0 or (s.sources[0] in family.VARIANTS
                                        and s.source_start + family._span_seconds(s) <= family.VARIANT_SECONDS)
 
