@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from vidkompy_stream.alignment.clock import (
     difference_standard_error,
     fit_rate,
+    predicts_better,
     row_weights,
 )
 from vidkompy_stream.params import RateParams
@@ -135,3 +136,35 @@ def test_too_few_values_have_no_measurable_noise() -> None:
     significant against it), not zero."""
     assert difference_standard_error(np.array([0.1, 0.3, 0.2, 0.4])) == np.inf
     assert np.isfinite(difference_standard_error(np.array([0.1, 0.3, 0.2, 0.4, 0.25])))
+
+
+def held_out_test(rate: float, fitted_on: tuple[np.ndarray, ...], later: tuple[np.ndarray, ...],
+                  nominal: float = 1.0) -> bool:
+    """Fit `fitted_on`'s rows; whether `later`'s rows, held out, bear its rate out over the nominal one."""
+    fg, position, weight = (np.r_[a, b] for a, b in zip(fitted_on, later))
+    held_out = np.r_[np.zeros(len(fitted_on[0]), bool), np.ones(len(later[0]), bool)]
+    found = fit_rate(fg[~held_out], position[~held_out], weight[~held_out], rate, 100.3, nominal)
+    v = row_weights(fg, position, weight, found.value, found.offset)
+    return predicts_better(fg, position, v, held_out, found, nominal)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_true_drift_is_borne_out_by_the_rows_that_follow(seed: int) -> None:
+    """A PAL speed-up fitted on CONVERGED rows: the next second of rows favours it over the nominal rate."""
+    fg, position, weight = evidence(25 / 24, 100.3, CONVERGED + 24, seed)
+    first, later = (a[:CONVERGED] for a in (fg, position, weight)), (a[CONVERGED:] for a in (fg, position, weight))
+    assert held_out_test(25 / 24, tuple(first), tuple(later))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_keyframe_that_tilts_a_fit_is_not_borne_out(seed: int) -> None:
+    """No drift, but four sharp rows near the end of the fitted rows sit a frame late (a keyframe sharper than
+    the bg frames before it draws them) and the rows after them are near-flat: the fit may call that a drift;
+    the second of rows that follows, on the nominal line, does not bear it out."""
+    fg, position, weight = evidence(1.0, 100.3, 36 + 24, seed, flat=0.0)
+    position[16:20] += 1.0
+    weight[16:20] = 1.0
+    weight[20:36] *= 0.01
+    position[20:36] += np.linspace(0.5, 2.0, 16)
+    first, later = (a[:36] for a in (fg, position, weight)), (a[36:] for a in (fg, position, weight))
+    assert not held_out_test(1.0, tuple(first), tuple(later))

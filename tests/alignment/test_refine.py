@@ -32,6 +32,7 @@ from vidkompy_stream.alignment.refine import (
     clock_offset,
     clock_pull,
     evidence_offset,
+    jump_clock,
     line_costs,
     resolve,
     unit,
@@ -304,6 +305,46 @@ def test_clock_offset_follows_a_jump_once_most_recent_decisions_do() -> None:
     assert clock_offset(fg, bg, 1.0) == 10.0
     assert clock_offset(fg, after, 1.0) == 13.0
     assert clock_offset(fg, before, 1.0) == 10.0
+
+
+def step_rows(step_at: int, step: int, seed: int, still_at: int = 36, lean: float = 0.0, n: int = 36,
+              r: int = 2) -> tuple[np.ndarray, ...]:
+    """Rows of a rate-1 clock bg = 100 + fg: each row costs 0.02 a frame from its truth plus noise (sd 0.002),
+    the truth moved by `step` frames from row `step_at` on; from row `still_at` on a still stretch: 0.001 a
+    frame and noise 0.0001, the frame after the truth `lean` cheaper (a lagging bg). Band of +-r around the
+    truth."""
+    rng = np.random.default_rng(seed)
+    fg = np.arange(n, dtype=np.float64)
+    truth = 100 + np.arange(n)
+    truth[step_at:] += step
+    lo = truth - r
+    frames = band_frames(lo, 2 * r + 1)
+    still = (np.arange(n) >= still_at)[:, None]
+    off = np.abs(frames - truth[:, None])
+    costs = np.where(still, 0.001 * off + rng.normal(0.0, 1e-4, frames.shape),
+                     0.02 * off + rng.normal(0.0, 0.002, frames.shape))
+    costs[still[:, 0]] -= lean * (frames == truth[:, None] + 1)[still[:, 0]]
+    return fg, lo.astype(np.float64), costs
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("step", [2, -1])
+def test_jump_clock_steps_where_the_segment_shows_a_drop_or_a_repeat(seed: int, step: int) -> None:
+    """24 rows of history on the line, a 12-row segment whose rows from its 5th on sit `step` frames off
+    (fg dropped or repeated frames): the clock steps there, by `step`, and only there."""
+    fg, lo, costs = step_rows(28, step, seed)
+    clock = jump_clock(fg, lo, costs, 1.0, 100.0, 24)
+    np.testing.assert_allclose(clock, 100.0 + fg[24:] + np.where(fg[24:] >= 28, step, 0))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_jump_clock_keeps_the_line_through_a_still_stretch_that_leans_late(seed: int) -> None:
+    """History in motion on the line; the segment a still stretch where the frame after the truth fits a
+    little better in every row (a lagging bg: 0.0013 a row, far beyond the rows' noise): no step. Nor in
+    rows without any lean or step."""
+    for lean in (0.0013, 0.0):
+        fg, lo, costs = step_rows(36, 0, seed, still_at=24, lean=lean)
+        np.testing.assert_allclose(jump_clock(fg, lo, costs, 1.0, 100.0, 24), 100.0 + fg[24:])
 
 
 def test_a_jump_longer_than_the_coarse_step_is_taken_at_once() -> None:

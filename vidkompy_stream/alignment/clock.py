@@ -47,6 +47,7 @@ class Rate:
     rows: int
     dof: float = 0.0
     steady: bool = True  #: the rows' earlier and later halves agree on the rate (`_halves_agree`)
+    offset: float = math.nan  #: the fitted line's bg frame at fg frame 0
 
     def drifts(self, nominal: float, significance: float) -> bool:
         """Whether the evidence shows a drift: the rate lies farther from the nominal one than Student's t at
@@ -143,7 +144,7 @@ def fit_rate(fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: flo
     keep = weight > 0
     f, p, w = (np.asarray(a, np.float64)[keep] for a in (fg, position, weight))
     prior_var = (params.drift * nominal) ** 2
-    found = Rate(rate, float(np.sqrt(prior_var)), 0)
+    found = Rate(rate, float(np.sqrt(prior_var)), 0, offset=offset)
     if f.size < 2:
         return found
     temperature = ROUNDING_VARIANCE * float(np.quantile(w, 0.9))
@@ -155,11 +156,36 @@ def fit_rate(fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: flo
         rate, variance, offset, dof = _slope(f[near], p[near], _inverse_variance(temperature, w[near]), nominal,
                                              prior_var)
         temperature = _temperature(p[near] - offset - rate * f[near], w[near])
-        found, used = Rate(rate, float(np.sqrt(variance)), int(near.sum()), dof), near
+        found, used = Rate(rate, float(np.sqrt(variance)), int(near.sum()), dof, offset=offset), near
     if used is None:
         return found
     steady = _halves_agree(f[used], p[used], _inverse_variance(temperature, w[used]), params.significance)
     return dataclasses.replace(found, steady=steady)
+
+
+def predicts_better(fg: np.ndarray, position: np.ndarray, inverse_variance: np.ndarray, held_out: np.ndarray,
+                    fitted: Rate, nominal: float, params: RateParams = RateParams()) -> bool:
+    """Whether rows left out of a fit (`held_out`) favour its rate over the nominal one, each line through the
+    other rows: the mean of each held-out row's log-likelihood ratio, inverse_variance * (r_nominal^2 -
+    r_fitted^2) / 2, against its noise about a smooth trend (`difference_standard_error`: the ratio grows
+    row by row as the lines part, which is no noise), its squared residuals capped at `tolerance`^2 so that
+    a row on neither line (a drop, a wrong minimum) cannot decide alone. A fit can find a drift in rows it was
+    chosen to explain (a keyframe that pulls a few rows one way, a still stretch whose minima wander); rows it
+    has not seen must bear it out: the prequential view of model choice (Dawid 1984, "Statistical theory: the
+    prequential approach", J. R. Statist. Soc. A 147)."""
+    f, p, v = fg[held_out], position[held_out], inverse_variance[held_out]
+    old = ~held_out & (inverse_variance > 0)
+    old &= np.abs(position - fitted.offset - fitted.value * fg) <= params.tolerance
+    if old.sum() < 2:
+        return False
+    cap = params.tolerance ** 2
+    squared = []
+    for slope in (fitted.value, nominal):
+        offset = float(np.average(position[old] - slope * fg[old], weights=inverse_variance[old]))
+        squared.append(np.minimum((p - offset - slope * f) ** 2, cap))
+    keep = v > 0
+    gain = 0.5 * v[keep] * (squared[1][keep] - squared[0][keep])
+    return bool(gain.size) and float(gain.mean()) > params.significance * difference_standard_error(gain)
 
 
 def _halves_agree(f: np.ndarray, p: np.ndarray, v: np.ndarray, significance: float) -> bool:

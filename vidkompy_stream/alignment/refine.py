@@ -38,7 +38,7 @@ from ..decision import Decision, margin_confidence
 from ..kernels.similarity import dot, normalised
 from ..params import REFINE_LEVELS, AlignParams, RateParams, RefineParams
 from .cadence import Cadence, fit_cadence, subframe_minima
-from .clock import fit_rate, gain_is_significant, row_weights
+from .clock import fit_rate, gain_is_significant, predicts_better, row_weights
 from .dtw import dtw_offline
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,40 @@ def evidence_offset(fg: np.ndarray, lo: np.ndarray, costs: np.ndarray, rate: flo
     best = int(np.argmin(along.mean(axis=1)))
     moved = best != steps and gain_is_significant(along[steps] - along[best], significance)
     return float(candidates[best]) if moved else guess
+
+
+def jump_clock(fg: np.ndarray, lo: np.ndarray, costs: np.ndarray, rate: float, offset: float, first: int,
+               params: RefineParams = DEFAULT, significance: float = RateParams.significance) -> np.ndarray:
+    """The clock position of each row from `first` on (the rows before it: recent decisions' rows near the
+    line): the line offset + rate * fg, moved from one row on by a whole number of fg frames (up to `jump`
+    either way) where the rows from there on are cheaper along the moved line than along the line itself by
+    more than `significance` standard errors (`clock.gain_is_significant`, over at least `min_jump_rows`
+    rows) and, on average, by at least half what the rows before it (at least `min_decisions` of them: a
+    line to step from) lose by the move; of those, the move that gains most.
+
+    A dropped or repeated fg frame moves bg's clock by a whole fg frame at once. A line through the recent
+    decisions follows such a step only once most of them are past it, and the pull to the line holds every
+    row before that on the old line where the pixels are unsure; a step the segment's own rows show is taken
+    where they show it (a change point of the offset, as in Killick, Fearnhead & Eckley 2012, "Optimal
+    detection of changepoints with a linear computational cost", JASA 107, with one change per segment). A
+    step moves the line from where the rows before it fit to where the rows after it fit, so each side
+    favours its own about as much; a bg that lags (an encoder skipped the blocks that changed little) favours
+    the later frame a little everywhere, and a still stretch favours nothing, which is no step."""
+    clock = offset + rate * np.asarray(fg[first:], np.float64)
+    steps = np.array([k for k in range(-params.jump, params.jump + 1) if k], np.float64) * rate
+    along = line_costs(fg, np.asarray(lo, np.float64), costs, rate, offset + np.r_[0.0, steps])
+    best: tuple[float, int, float] | None = None
+    for step, moved in zip(steps, along[1:]):
+        gain = along[0] - moved
+        for at in range(max(first, params.min_decisions), len(gain) - params.min_jump_rows + 1):
+            total = float(gain[at:].sum())
+            before = float(gain[:at].mean()) if at else 0.0
+            if ((best is None or total > best[0]) and total / (len(gain) - at) >= -before / 2
+                    and gain_is_significant(gain[at:], significance)):
+                best = (total, at - first, float(step))
+    if best is not None:
+        clock[best[1]:] += best[2]
+    return clock
 
 
 def clock_pull(fg: np.ndarray, bg: np.ndarray, rate: float, offset: float, params: RefineParams = DEFAULT) -> float:
@@ -179,6 +213,8 @@ class Refiner:
         self.root = -1  # bg frame of the last decision output
         self.floor = 0  # no decision below this bg frame (the last one output before a restart)
         self.low: list[int] = []  # fg frames of the current low-confidence run
+        self.drift_since: int | None = None  # fg frame from which rows are held out to test a drift (`_rate`)
+        self.drift_shown = False  # ... and they bore it out
 
     def release_point(self) -> int:
         """Lowest bg frame a pending or later decision can use: nothing below the last frame output, nor
@@ -258,18 +294,20 @@ class Refiner:
             guess = float(np.mean([self.aligner.expected(d.fg_frame) for d in segment]) - rate * fg.mean())
             offset, pull = evidence_offset(fg, lo, costs, rate, guess, p.tolerance), p.clock_pull
         else:
-            rate = self._rate(rate, offset)
+            rate = self._rate(rate, offset, segment[0].fg_frame)
             offset = clock_offset(recent[:, 0], recent[:, 1], rate, p)
             pull = clock_pull(recent[:, 0], recent[:, 1], rate, offset, p)
             offset = self._line(recent, fg, lo, costs, rate, offset)
             self.aligner.steer(rate, offset)
-        path, confidence = resolve(costs, lo, self.root, max_step, rate, offset + rate * fg, pull, p.confidence_scale)
+        clock = self._clock(recent, fg, lo, costs, rate, offset)
+        path, confidence = resolve(costs, lo, self.root, max_step, rate, clock, pull, p.confidence_scale)
         for _ in range(p.passes - 1):
             guess = clock_offset(np.r_[recent[:, 0], fg], np.r_[recent[:, 1], path], rate, p)
             if guess is None:
                 break
             offset = self._line(recent, fg, lo, costs, rate, guess)
-            again, confidence_again = resolve(costs, lo, self.root, max_step, rate, offset + rate * fg, pull,
+            again, confidence_again = resolve(costs, lo, self.root, max_step, rate,
+                                              self._clock(recent, fg, lo, costs, rate, offset), pull,
                                               p.confidence_scale)
             if np.array_equal(again, path):
                 break
@@ -280,11 +318,24 @@ class Refiner:
               guess: float) -> float:
         """`evidence_offset` over the segment's rows and those of the recent decisions (`recent`: fg, bg)
         within `tolerance` of the line through `guess`."""
-        kept = np.abs(recent[:, 1] - rate * recent[:, 0] - guess) <= self.level.tolerance
+        rows_fg, rows_lo, rows = self._rows(recent, fg, lo, costs, rate, guess)
+        return evidence_offset(rows_fg, rows_lo, rows, rate, guess, self.level.tolerance)
+
+    def _clock(self, recent: np.ndarray, fg: np.ndarray, lo: np.ndarray, costs: np.ndarray, rate: float,
+               offset: float) -> np.ndarray:
+        """The segment's clock positions: `jump_clock` over the recent decisions' rows near the line and the
+        segment's."""
+        rows_fg, rows_lo, rows = self._rows(recent, fg, lo, costs, rate, offset)
+        return jump_clock(rows_fg, rows_lo, rows, rate, offset, len(rows_fg) - len(fg), self.level)
+
+    def _rows(self, recent: np.ndarray, fg: np.ndarray, lo: np.ndarray, costs: np.ndarray, rate: float,
+              offset: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """fg frames, band starts and pixel costs of the recent decisions' rows within `tolerance` of the line
+        through `offset`, then the segment's."""
+        kept = np.abs(recent[:, 1] - rate * recent[:, 0] - offset) <= self.level.tolerance
         row_lo = np.array([h[2] for h in self.history], np.float64)[kept]
         row_costs = [h[3] for h, k in zip(self.history, kept) if k]
-        return evidence_offset(np.r_[recent[kept, 0], fg], np.r_[row_lo, lo], np.vstack(row_costs + [costs]), rate,
-                               guess, self.level.tolerance)
+        return np.r_[recent[kept, 0], fg], np.r_[row_lo, lo], np.vstack(row_costs + [costs])
 
     def restart(self) -> None:
         """Begin a new stretch after the aligner lost bg and found it again: the clock, its evidence and the
@@ -295,15 +346,29 @@ class Refiner:
         self.history.clear()
         self.minima.clear()
         self.cadence, self.next_refit = None, 0
+        self.drift_since, self.drift_shown = None, False
 
-    def _rate(self, rate: float, offset: float) -> float:
+    def _rate(self, rate: float, offset: float, first: int) -> float:
         """The clock's rate, from where the pixels put the fg frames near the line bg = offset + rate * fg: the
-        nominal rate until they show a drift (one taken from fewer rows is dropped when more rows show none)."""
+        nominal rate until they show a drift (one taken from fewer rows is dropped when more rows show none).
+        Rows from the segment after the one whose fit first showed the drift (`drift_since`) on are held out:
+        the drift is followed once they bear out the rows before them (`clock.predicts_better`), and for as
+        long as all the rows show it. `first`: the current segment's first fg frame."""
         fg, position, weight = np.array(self.minima, np.float64).reshape(-1, 3).T
         nominal = float(self.bg_rate / self.fg_rate)
         params = self.align.rate
         measured = fit_rate(fg, position, weight, rate, offset, nominal, params)
-        return measured.value if measured.drifts(nominal, params.significance) else nominal
+        if not measured.drifts(nominal, params.significance):
+            self.drift_since, self.drift_shown = None, False
+        elif self.drift_since is None:
+            self.drift_since = first + self.level.segment
+        elif not self.drift_shown:
+            new = fg >= self.drift_since
+            earlier = fit_rate(fg[~new], position[~new], weight[~new], rate, offset, nominal, params)
+            if earlier.drifts(nominal, params.significance):
+                v = row_weights(fg, position, weight, earlier.value, earlier.offset, params.tolerance)
+                self.drift_shown = predicts_better(fg, position, v, new, earlier, nominal, params)
+        return measured.value if self.drift_shown else nominal
 
     def finish(self) -> list[Decision]:
         refined = self.flush()
