@@ -13,11 +13,14 @@ static stretches. The line has the rate the pixels measure (`clock.fit_rate`) an
 the recent rows' and the segment's pixel costs, summed along the line, are least (`evidence_offset`),
 looked for within `tolerance` of the middle of the refiner's own recent decisions (`clock_offset`: it
 follows a dropped or repeated frame) and re-fitted with the segment's own path until that settles
-(`passes`); the pull is stronger where those decisions sit on the line (`clock_pull`). Where fg and
+(`passes`); the pull is stronger where those decisions sit on the line (`clock_pull`). The rate is the
+nominal one until the pixels show a drift that rows the fit had not seen bear out (`_rate`), and the line
+steps by whole fg frames where the segment's rows show a step (`jump_clock`: fg dropped or repeated frames),
+so that the pull holds no row on a line the clock has left. Where fg and
 bg were both converted from one source at a third frame rate, the clock follows that source's cadence
 instead (`cadence`: fitted to where the pixels put each fg frame, refitted every second).
-Settings: `RefineParams`. Confidence: 1 - exp(-margin / `confidence_scale`), margin = the cost of the best other candidate of the
-row minus the chosen one's (0 when another scored as well).
+Settings: `RefineParams`. Confidence: 1 - exp(-margin / `confidence_scale`), margin = the cost of the best
+other candidate of the row minus the chosen one's (0 when another scored as well).
 
 Everything stays streaming: the refiner reads only shrunk crops the aligner stage still holds (it keeps
 bg frames from the last committed one on; the refiner holds back the release point to its oldest
