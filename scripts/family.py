@@ -334,10 +334,10 @@ def _end_before_recurrence(spec: PairSpec, cats: list[str]) -> tuple[PairSpec, l
     seconds = min(spec.fg_seconds, (room - sum(j for _, j in cuts)) / float(spec.speed))
     fps = spec.fg_fps or spec.rate
     last = round(Fraction(str(seconds)) * fps) - max(2, round(fps / 2))  # edits keep half a second to fg's end
+    start = round(max(spec.start, -seconds / 2), 3)
     kept = {"cuts": tuple(c for c in cuts if c[0] < last), "drops": tuple(d for d in spec.drops if d[0] < last),
             "repeats": tuple(r for r in spec.repeats if r[0] < last),
-            "freeze": tuple(f for f in spec.freeze if f[0] < spec.start + seconds)}
-    start = round(max(spec.start, -seconds / 2), 3)
+            "freeze": tuple(f for f in spec.freeze if f[0] < start + seconds)}
     spec = dataclasses.replace(spec, fg_seconds=round(seconds, 3), start=start, **kept)
     gone = {name for name, edits in kept.items() if not edits} | ({"long"} if seconds < 60 else set())
     return spec, [c for c in cats if c not in gone] + ["short"] * (seconds < 5 and "short" not in cats)
