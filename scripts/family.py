@@ -17,8 +17,9 @@ Runs: each engine of suite.ENGINES runs on each pair for its map CSV alone (no -
 stdout, which goes to /dev/null; baseline.py writes just the map), scored by score.py (`score_map`,
 `map_errors`). A run's result is saved next to the pair as runs/ENGINE.json, keyed by the command and a
 hash of the code it ran (vidkompy_stream/ and baseline.py); --reuse takes a saved result whose key still
-matches instead of running again. Pairs are cached by folder: one whose truth.json records the drawn
-parameters is reused, anything else is rebuilt.
+matches instead of running again (its map scored again against the pair's truth). Pairs are cached by
+folder: one whose truth.json records the drawn parameters is reused (its truth alone made again when it
+predates a rule of the ruler), anything else is rebuilt.
 """
 
 from __future__ import annotations
@@ -386,14 +387,18 @@ def materialise(d: Draw, workdir: str, exe: str) -> PairSpec:
 
 
 def ensure_pair(d: Draw, workdir: str, exe: str) -> tuple[Truth, float]:
-    """The pair's truth, built unless its folder holds one made from the drawn parameters (then 0 seconds)."""
+    """The pair's truth, built unless its folder holds one made from the drawn parameters (then 0 seconds; its
+    truth alone is made again if it predates the rule for repeated pictures, `make_pair.plan`)."""
     spec = materialise(d, workdir, exe)
     folder = pair_dir(workdir, d.seed)
     path = os.path.join(folder, "truth.json")
     if os.path.exists(path):
         truth = Truth.load(path)
         if truth.info.get("params") == json.loads(json.dumps(spec.params())):
-            return truth, 0.0
+            if "repeats" in truth.info:
+                return truth, 0.0
+            started = time.perf_counter()  # made before the truth knew repeated pictures: the videos stand
+            return build(spec, folder, exe, log=False, videos=False), round(time.perf_counter() - started, 2)
     shutil.rmtree(folder, ignore_errors=True)
     started = time.perf_counter()
     truth = build(spec, folder, exe, log=False)
@@ -469,6 +474,15 @@ def cut_measures(errors: np.ndarray, cuts: Sequence[int], fps: Fraction) -> dict
             "cut_recovery": [_recovery(wrong[c:]) for c in cuts]}
 
 
+def _score(truth: Truth, map_out: str) -> dict[str, object]:
+    """A map's scores against the truth (`score_map`, `cut_measures`), or the status saying why there are none."""
+    try:
+        return {**score_map(truth, map_out),
+                **cut_measures(map_errors(truth, map_out), truth.info.get("cuts", []), truth.fg_fps)}
+    except (VidkompyError, OSError) as exc:
+        return {"status": f"score failed: {exc}"}
+
+
 def run_engine(engine: str, truth: Truth, timeout: float, code: str, reuse: bool) -> dict[str, object]:
     """Run one engine on one pair for its map and score it; a saved result is reused if asked and still valid."""
     runs = os.path.join(truth.folder, "runs")
@@ -481,8 +495,8 @@ def run_engine(engine: str, truth: Truth, timeout: float, code: str, reuse: bool
     if reuse and os.path.exists(saved):
         with open(saved) as f:
             before = json.load(f)
-        if before.get("key") == key:
-            return before
+        if before.get("key") == key:  # scored again: the pair's truth may be newer than the run
+            return {**before, **_score(truth, cmd.map_out)} if before.get("status") == "ok" else before
     if os.path.exists(cmd.map_out):
         os.remove(cmd.map_out)  # a stale map must not be scored as this run's
     started = time.perf_counter()
@@ -490,11 +504,7 @@ def run_engine(engine: str, truth: Truth, timeout: float, code: str, reuse: bool
                                                           timeout)}
     result["seconds"] = round(time.perf_counter() - started, 2)
     if result["status"] == "ok":
-        try:
-            result.update(score_map(truth, cmd.map_out))
-            result.update(cut_measures(map_errors(truth, cmd.map_out), truth.info.get("cuts", []), truth.fg_fps))
-        except (VidkompyError, OSError) as exc:
-            result["status"] = f"score failed: {exc}"
+        result.update(_score(truth, cmd.map_out))
     with open(saved, "w") as f:
         json.dump(result, f)
     return result

