@@ -495,8 +495,9 @@ def run_engine(engine: str, truth: Truth, timeout: float, code: str, reuse: bool
     if reuse and os.path.exists(saved):
         with open(saved) as f:
             before = json.load(f)
-        if before.get("key") == key:  # scored again: the pair's truth may be newer than the run
-            return {**before, **_score(truth, cmd.map_out)} if before.get("status") == "ok" else before
+        if before.get("key") == key:  # its map scored again: the pair's truth may be newer than the run
+            rescore = before.get("status") == "ok" and os.path.exists(cmd.map_out)
+            return {**before, **_score(truth, cmd.map_out)} if rescore else before
     if os.path.exists(cmd.map_out):
         os.remove(cmd.map_out)  # a stale map must not be scored as this run's
     started = time.perf_counter()

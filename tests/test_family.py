@@ -2,6 +2,7 @@
 split by parity, the cut measures count what they say, and the baseline scores high on a real tiny pair."""
 
 import collections
+import dataclasses
 import json
 import os
 import subprocess
@@ -129,9 +130,12 @@ def test_baseline_scores_high_on_a_tiny_pair(tmp_path_factory: pytest.TempPathFa
     csv = os.path.join(truth.folder, "runs", "baseline.csv")
     assert score_map(truth, csv)["exact_rate"] == result["exact_rate"]
     assert (map_errors(truth, csv) >= 0).all()
-    # A saved result is reused only when asked and when its command and code are unchanged.
+    # A saved result is reused only when asked and when its command and code are unchanged; its map is scored
+    # again against the truth given (a ruler may have changed it), or the saved scores stand without a map.
     with open(os.path.join(truth.folder, "runs", "baseline.json")) as f:
         assert json.load(f)["key"] == result["key"]
+    moved = dataclasses.replace(truth, lo=truth.lo + 5, hi=truth.hi + 5)
+    assert family.run_engine("baseline", moved, 120.0, "test", reuse=True)["exact_rate"] == 0.0
     os.remove(csv)
     assert family.run_engine("baseline", truth, 120.0, "test", reuse=True) == result
     assert family.run_engine("baseline", truth, 120.0, "changed", reuse=True)["key"] != result["key"]
