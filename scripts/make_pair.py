@@ -516,6 +516,12 @@ def build(spec: PairSpec, out_dir: str, exe: str, log: bool = True, videos: bool
     return truth
 
 
+def current(truth: Truth, spec: PairSpec, exe: str) -> Truth:
+    """A cached pair's truth, made again from `spec` (its videos kept) if it predates the rule for repeated
+    pictures (`plan`)."""
+    return truth if "repeats" in truth.info else build(spec, truth.folder, exe, log=False, videos=False)
+
+
 def write_composite(truth: Truth, path: str, exe: str, *, shift: int = 0, nudge: tuple[int, int] = (0, 0),
                     crf: int = 18, preset: str = "veryfast") -> None:
     """The composite a perfect tool would make (shift=0, nudge=(0, 0)), or a deliberately wrong one.

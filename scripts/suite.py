@@ -1,9 +1,9 @@
 """Run the scenario suite: build each make_pair scenario, run each engine on it, score it, print a table.
 
-Pairs are cached in --workdir (one folder per scenario; a folder with truth.json is reused as it is) and
-each engine writes its output there under runs/. An engine is an entry in ENGINES: a function that
-returns the command (argv and environment) running it on a pair. Every run is timed (wall seconds)
-and its peak RSS sampled from /proc (the engine's main process, not its ffmpeg children), then scored
+Pairs are cached in --workdir (one folder per scenario; a folder with truth.json is reused, its truth
+brought up to date) and each engine writes its output there under runs/. An engine is an entry in
+ENGINES: a function that returns the command (argv and environment) running it on a pair. Every run
+is timed (wall seconds) and its peak RSS sampled from /proc (the engine's main process, not its ffmpeg children), then scored
 by score.py: the output video from its pixels (the table's numbers), and the --map-out CSV when the
 engine writes one (in --json). A run that fails or cannot be scored is a row saying why, never a crash.
 
@@ -38,7 +38,7 @@ from fractions import Fraction
 
 from _bench import RssSampler, print_table
 from _common import Truth
-from make_pair import PairSpec, build
+from make_pair import PairSpec, build, current
 from peer import PeerUnavailable, ensure_peer, peer_command
 from scenarios import SCENARIOS, short_names
 from score import score_map, score_video
@@ -123,13 +123,15 @@ ENGINES: dict[str, Engine] = {
 
 
 def pair(name: str, workdir: str, exe: str) -> Truth:
-    """The scenario's pair, built into workdir/name unless its truth.json is already there."""
+    """The scenario's pair, built into workdir/name unless its truth.json is already there (then its truth
+    is brought up to date: `make_pair.current`)."""
     folder = os.path.join(workdir, name)
     path = os.path.join(folder, "truth.json")
+    spec = PairSpec.from_params(SCENARIOS[name].params)
     if os.path.exists(path):
-        return Truth.load(path)
+        return current(Truth.load(path), spec, exe)
     print(f"suite: building {name} ...", file=sys.stderr, flush=True)
-    return build(PairSpec.from_params(SCENARIOS[name].params), folder, exe)
+    return build(spec, folder, exe)
 
 
 def _last_line(path: str) -> str:
