@@ -153,8 +153,8 @@ def unit(small: np.ndarray, params: RefineParams = DEFAULT) -> np.ndarray:
 
 
 def resolve(costs: np.ndarray, lo: np.ndarray, root: int, max_step: int, rate: float, clock: np.ndarray,
-            pull: float = DEFAULT.clock_pull, confidence_scale: float = DEFAULT.confidence_scale
-            ) -> tuple[np.ndarray, np.ndarray]:
+            pull: float = DEFAULT.clock_pull, confidence_scale: float = DEFAULT.confidence_scale,
+            penalty_cap: float = DEFAULT.penalty_cap) -> tuple[np.ndarray, np.ndarray]:
     """The monotone path through a banded cost matrix (row i covers bg frames lo[i] + k), starting at or
     after `root` (the last bg frame output; -1: anywhere) by at most max_step, and each row's confidence.
 
@@ -168,7 +168,7 @@ def resolve(costs: np.ndarray, lo: np.ndarray, root: int, max_step: int, rate: f
         if not np.isfinite(costs[0, allowed]).any():
             costs[0, allowed] = 0.0  # none of the allowed bg frames to compare: the clock decides among them
         costs[0, ~allowed] = np.inf
-    path = dtw_offline(costs, rate, max_step=max_step, rate_penalty=pull, clock=clock, lo=lo)
+    path = dtw_offline(costs, rate, max_step=max_step, rate_penalty=pull, clock=clock, lo=lo, penalty_cap=penalty_cap)
     chosen = costs[np.arange(len(path)), path - lo]
     others = costs.copy()
     others[np.arange(len(path)), path - lo] = np.inf
@@ -289,7 +289,7 @@ class Refiner:
         max_step = self.aligner.max_step + 2 * p.radius
         if self.cadence is not None:
             return resolve(costs, lo, self.root, max_step, self.aligner.rate_estimate, self.cadence.clock(fg),
-                           p.clock_pull, p.confidence_scale)
+                           p.clock_pull, p.confidence_scale, p.penalty_cap)
         rate = self.aligner.rate_estimate
         recent = np.array([h[:2] for h in self.history], np.float64).reshape(-1, 2)
         offset = clock_offset(recent[:, 0], recent[:, 1], rate, p)
@@ -303,7 +303,7 @@ class Refiner:
             offset = self._line(recent, fg, lo, costs, rate, offset)
             self.aligner.steer(rate, offset)
         clock = self._clock(recent, fg, lo, costs, rate, offset)
-        path, confidence = resolve(costs, lo, self.root, max_step, rate, clock, pull, p.confidence_scale)
+        path, confidence = resolve(costs, lo, self.root, max_step, rate, clock, pull, p.confidence_scale, p.penalty_cap)
         for _ in range(p.passes - 1):
             guess = clock_offset(np.r_[recent[:, 0], fg], np.r_[recent[:, 1], path], rate, p)
             if guess is None:
@@ -311,7 +311,7 @@ class Refiner:
             offset = self._line(recent, fg, lo, costs, rate, guess)
             again, confidence_again = resolve(costs, lo, self.root, max_step, rate,
                                               self._clock(recent, fg, lo, costs, rate, offset), pull,
-                                              p.confidence_scale)
+                                              p.confidence_scale, p.penalty_cap)
             if np.array_equal(again, path):
                 break
             path, confidence = again, confidence_again
