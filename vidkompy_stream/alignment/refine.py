@@ -6,19 +6,23 @@ refiner takes the aligner's committed decisions in segments of `segment` fg fram
 frame of a segment, scores the bg frames within +-`radius` of its coarse frame on the crop under fg
 at moderate resolution (luma shrunk by an integer factor to about `width` px wide): 1 - zero-mean
 normalised correlation, blind to brightness and contrast differences. The monotone path is then
-re-solved on that narrow band with the aligner's own rules (`dtw.dtw_offline`: one bg frame per fg
-frame, steps of up to K + 2r so a jump the coarse path spread over several frames is taken at once,
-starting from the last frame output), with a clock line as a weak pull that decides near-ties and
-static stretches. The line has the rate the pixels measure (`clock.fit_rate`) and the offset at which
-the recent rows' and the segment's pixel costs, summed along the line, are least (`evidence_offset`),
-looked for within `tolerance` of the middle of the refiner's own recent decisions (`clock_offset`: it
-follows a dropped or repeated frame) and re-fitted with the segment's own path until that settles
-(`passes`); the pull is stronger where those decisions sit on the line (`clock_pull`). The rate is the
-nominal one until the pixels show a drift that rows the fit had not seen bear out (`_rate`), and the line
-steps by whole fg frames where the segment's rows show a step (`jump_clock`: fg dropped or repeated frames),
-so that the pull holds no row on a line the clock has left. Where fg and
-bg were both converted from one source at a third frame rate, the clock follows that source's cadence
-instead (`cadence`: fitted to where the pixels put each fg frame, refitted every second).
+re-solved on that narrow band with the aligner's own rules (`dtw.dtw_offline`: one bg frame per fg frame,
+steps of up to K + 2r so a jump the coarse path spread over several frames is taken at once, starting from
+the last frame output), with a clock line as a weak pull that decides near-ties and static stretches: it
+grows with the distance from the line only up to `penalty_cap` frames (a truncated penalty, robust in the
+sense of Huber 1964, "Robust estimation of a location parameter", Ann. Math. Statist. 35), so a bg frame the
+pixels show clearly, a few frames off the line after fg dropped frames, costs a row no more than one that is
+one frame off (the cadence's clock below pulls uncapped, as the aligner's does: where bg shows each source
+frame 2-3 times, one bg frame is not the unit of a picture). The line has the rate the pixels measure
+(`clock.fit_rate`) and the offset at which the recent rows' and the segment's pixel costs, summed along the
+line, are least (`evidence_offset`), looked for within `tolerance` of the middle of the refiner's own recent
+decisions (`clock_offset`: it follows a dropped or repeated frame) and re-fitted with the segment's own path
+until that settles (`passes`); the pull is stronger where those decisions sit on the line (`clock_pull`).
+The rate is the nominal one until the pixels show a drift that rows the fit had not seen bear out (`_rate`),
+and the line steps by whole fg frames where the segment's rows show a step (`jump_clock`: fg dropped or
+repeated frames), so that the pull holds no row on a line the clock has left. Where fg and bg were both
+converted from one source at a third frame rate, the clock follows that source's cadence instead (`cadence`:
+fitted to where the pixels put each fg frame, refitted every second).
 Settings: `RefineParams`. Confidence: 1 - exp(-margin / `confidence_scale`), margin = the cost of the best
 other candidate of the row minus the chosen one's (0 when another scored as well).
 
@@ -289,7 +293,7 @@ class Refiner:
         max_step = self.aligner.max_step + 2 * p.radius
         if self.cadence is not None:
             return resolve(costs, lo, self.root, max_step, self.aligner.rate_estimate, self.cadence.clock(fg),
-                           p.clock_pull, p.confidence_scale, p.penalty_cap)
+                           p.clock_pull, p.confidence_scale, self.align.penalty_cap)
         rate = self.aligner.rate_estimate
         recent = np.array([h[:2] for h in self.history], np.float64).reshape(-1, 2)
         offset = clock_offset(recent[:, 0], recent[:, 1], rate, p)
