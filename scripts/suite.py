@@ -1,10 +1,10 @@
 """Run the scenario suite: build each make_pair scenario, run each engine on it, score it, print a table.
 
 Pairs are cached in --workdir (one folder per scenario; a folder with truth.json is reused, its truth
-brought up to date) and each engine writes its output there under runs/. An engine is an entry in
-ENGINES: a function that returns the command (argv and environment) running it on a pair. Every run
-is timed (wall seconds) and its peak RSS sampled from /proc (the engine's main process, not its ffmpeg children), then scored
-by score.py: the output video from its pixels (the table's numbers), and the --map-out CSV when the
+brought up to date) and each engine writes its output there under runs/. An engine is an entry in ENGINES: a
+function that returns the command (argv and environment) running it on a pair. Every run is timed (wall
+seconds) and its peak RSS sampled from /proc (the engine's main process, not its ffmpeg children), then
+scored by score.py: the output video from its pixels (the table's numbers), and the --map-out CSV when the
 engine writes one (in --json). A run that fails or cannot be scored is a row saying why, never a crash.
 
 Engines:

@@ -130,6 +130,7 @@ class RefineParams:
     confidence_scale: float = 0.01  #: pixel-cost margin at which a decision's confidence reaches 1 - 1/e
     clock_pull: float = 0.003  #: pixel cost per bg frame off the clock line: more lets the clock outvote the pixels
     pull_gain: float = 3.0  #: the pull grows up to this many times where recent decisions sit on the line
+    penalty_cap: float = 1.0  #: bg frames: the line's pull stops growing here (tuning, 10 -> 1: 112 -> 110 < 99.5 %)
     rounding_spread: float = 0.25  #: bg frames: mean |bg - line| of nearest-timestamp rounding (+-0.5 uniform)
     history: int = 100  #: decisions the clock's offset is measured over (steadier, slower to follow a drop)
     slope_history: int = 600  #: fg frames whose pixel minima measure the clock's rate (24 s at 25 fps)

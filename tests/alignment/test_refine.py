@@ -459,6 +459,22 @@ def test_near_duplicate_neighbours_end_to_end(run_tool: RunTool, repeating_pair:
     assert rate >= results["off"][0], summary
 
 
+@pytest.mark.parametrize("cap, follows", [(1.0, True), (10.0, False)])
+def test_a_dropped_frame_shown_clearly_outvotes_the_capped_pull(cap: float, follows: bool) -> None:
+    """fg drops 3 frames at row 6; every row's right bg frame costs 0.012 less than any other. At the pull's
+    strongest (clock_pull x pull_gain), a pull that grows with the distance (cap 10 frames) holds the rows
+    after the drop near the old clock; capped at one frame, it only decides between near-equal frames."""
+    rows = np.arange(12)
+    right = 100 + rows + np.where(rows >= 6, 3, 0)
+    lo = right - 2
+    costs = np.full((rows.size, 5), 0.015)
+    costs[:, 2] = 0.003
+    pull = PARAMS.clock_pull * PARAMS.pull_gain
+    path, _ = resolve(costs, lo, -1, 7, 1.0, (100 + rows).astype(float), pull, PARAMS.confidence_scale, cap)
+    assert np.array_equal(path, right) == follows
+    assert np.array_equal(path[:6], right[:6])
+
+
 def test_clock_pull_is_stronger_only_where_decisions_sit_on_the_line() -> None:
     fg = np.arange(100, dtype=np.float64)
     on_line = 10.0 + fg  # a whole-number rate: every decision exactly on the line

@@ -6,19 +6,23 @@ refiner takes the aligner's committed decisions in segments of `segment` fg fram
 frame of a segment, scores the bg frames within +-`radius` of its coarse frame on the crop under fg
 at moderate resolution (luma shrunk by an integer factor to about `width` px wide): 1 - zero-mean
 normalised correlation, blind to brightness and contrast differences. The monotone path is then
-re-solved on that narrow band with the aligner's own rules (`dtw.dtw_offline`: one bg frame per fg
-frame, steps of up to K + 2r so a jump the coarse path spread over several frames is taken at once,
-starting from the last frame output), with a clock line as a weak pull that decides near-ties and
-static stretches. The line has the rate the pixels measure (`clock.fit_rate`) and the offset at which
-the recent rows' and the segment's pixel costs, summed along the line, are least (`evidence_offset`),
-looked for within `tolerance` of the middle of the refiner's own recent decisions (`clock_offset`: it
-follows a dropped or repeated frame) and re-fitted with the segment's own path until that settles
-(`passes`); the pull is stronger where those decisions sit on the line (`clock_pull`). The rate is the
-nominal one until the pixels show a drift that rows the fit had not seen bear out (`_rate`), and the line
-steps by whole fg frames where the segment's rows show a step (`jump_clock`: fg dropped or repeated frames),
-so that the pull holds no row on a line the clock has left. Where fg and
-bg were both converted from one source at a third frame rate, the clock follows that source's cadence
-instead (`cadence`: fitted to where the pixels put each fg frame, refitted every second).
+re-solved on that narrow band with the aligner's own rules (`dtw.dtw_offline`: one bg frame per fg frame,
+steps of up to K + 2r so a jump the coarse path spread over several frames is taken at once, starting from
+the last frame output), with a clock line as a weak pull that decides near-ties and static stretches: it
+grows with the distance from the line only up to `penalty_cap` frames (a truncated penalty, robust in the
+sense of Huber 1964, "Robust estimation of a location parameter", Ann. Math. Statist. 35), so a bg frame the
+pixels show clearly, a few frames off the line after fg dropped frames, costs a row no more than one that is
+one frame off (the cadence's clock below pulls uncapped, as the aligner's does: where bg shows each source
+frame 2-3 times, one bg frame is not the unit of a picture). The line has the rate the pixels measure
+(`clock.fit_rate`) and the offset at which the recent rows' and the segment's pixel costs, summed along the
+line, are least (`evidence_offset`), looked for within `tolerance` of the middle of the refiner's own recent
+decisions (`clock_offset`: it follows a dropped or repeated frame) and re-fitted with the segment's own path
+until that settles (`passes`); the pull is stronger where those decisions sit on the line (`clock_pull`).
+The rate is the nominal one until the pixels show a drift that rows the fit had not seen bear out (`_rate`),
+and the line steps by whole fg frames where the segment's rows show a step (`jump_clock`: fg dropped or
+repeated frames), so that the pull holds no row on a line the clock has left. Where fg and bg were both
+converted from one source at a third frame rate, the clock follows that source's cadence instead (`cadence`:
+fitted to where the pixels put each fg frame, refitted every second).
 Settings: `RefineParams`. Confidence: 1 - exp(-margin / `confidence_scale`), margin = the cost of the best
 other candidate of the row minus the chosen one's (0 when another scored as well).
 
@@ -153,8 +157,8 @@ def unit(small: np.ndarray, params: RefineParams = DEFAULT) -> np.ndarray:
 
 
 def resolve(costs: np.ndarray, lo: np.ndarray, root: int, max_step: int, rate: float, clock: np.ndarray,
-            pull: float = DEFAULT.clock_pull, confidence_scale: float = DEFAULT.confidence_scale
-            ) -> tuple[np.ndarray, np.ndarray]:
+            pull: float = DEFAULT.clock_pull, confidence_scale: float = DEFAULT.confidence_scale,
+            penalty_cap: float = DEFAULT.penalty_cap) -> tuple[np.ndarray, np.ndarray]:
     """The monotone path through a banded cost matrix (row i covers bg frames lo[i] + k), starting at or
     after `root` (the last bg frame output; -1: anywhere) by at most max_step, and each row's confidence.
 
@@ -168,7 +172,7 @@ def resolve(costs: np.ndarray, lo: np.ndarray, root: int, max_step: int, rate: f
         if not np.isfinite(costs[0, allowed]).any():
             costs[0, allowed] = 0.0  # none of the allowed bg frames to compare: the clock decides among them
         costs[0, ~allowed] = np.inf
-    path = dtw_offline(costs, rate, max_step=max_step, rate_penalty=pull, clock=clock, lo=lo)
+    path = dtw_offline(costs, rate, max_step=max_step, rate_penalty=pull, clock=clock, lo=lo, penalty_cap=penalty_cap)
     chosen = costs[np.arange(len(path)), path - lo]
     others = costs.copy()
     others[np.arange(len(path)), path - lo] = np.inf
@@ -289,7 +293,7 @@ class Refiner:
         max_step = self.aligner.max_step + 2 * p.radius
         if self.cadence is not None:
             return resolve(costs, lo, self.root, max_step, self.aligner.rate_estimate, self.cadence.clock(fg),
-                           p.clock_pull, p.confidence_scale)
+                           p.clock_pull, p.confidence_scale, self.align.penalty_cap)
         rate = self.aligner.rate_estimate
         recent = np.array([h[:2] for h in self.history], np.float64).reshape(-1, 2)
         offset = clock_offset(recent[:, 0], recent[:, 1], rate, p)
@@ -303,7 +307,7 @@ class Refiner:
             offset = self._line(recent, fg, lo, costs, rate, offset)
             self.aligner.steer(rate, offset)
         clock = self._clock(recent, fg, lo, costs, rate, offset)
-        path, confidence = resolve(costs, lo, self.root, max_step, rate, clock, pull, p.confidence_scale)
+        path, confidence = resolve(costs, lo, self.root, max_step, rate, clock, pull, p.confidence_scale, p.penalty_cap)
         for _ in range(p.passes - 1):
             guess = clock_offset(np.r_[recent[:, 0], fg], np.r_[recent[:, 1], path], rate, p)
             if guess is None:
@@ -311,7 +315,7 @@ class Refiner:
             offset = self._line(recent, fg, lo, costs, rate, guess)
             again, confidence_again = resolve(costs, lo, self.root, max_step, rate,
                                               self._clock(recent, fg, lo, costs, rate, offset), pull,
-                                              p.confidence_scale)
+                                              p.confidence_scale, p.penalty_cap)
             if np.array_equal(again, path):
                 break
             path, confidence = again, confidence_again
