@@ -388,7 +388,7 @@ def materialise(d: Draw, workdir: str, exe: str) -> PairSpec:
 
 def ensure_pair(d: Draw, workdir: str, exe: str) -> tuple[Truth, float]:
     """The pair's truth, built unless its folder holds one made from the drawn parameters (then 0 seconds; its
-    truth alone is made again if it predates the rule for repeated pictures, `make_pair.plan`)."""
+    truth alone is made again if it predates the rule for repeated pictures, `make_pair.current`)."""
     spec = materialise(d, workdir, exe)
     folder = pair_dir(workdir, d.seed)
     path = os.path.join(folder, "truth.json")

@@ -12,17 +12,17 @@ the last frame output), with a clock line as a weak pull that decides near-ties 
 grows with the distance from the line only up to `penalty_cap` frames (a truncated penalty, robust in the
 sense of Huber 1964, "Robust estimation of a location parameter", Ann. Math. Statist. 35), so a bg frame the
 pixels show clearly, a few frames off the line after fg dropped frames, costs a row no more than one that is
-one frame off (the cadence's clock below pulls uncapped, as the aligner's does: where bg shows each source
-frame 2-3 times, one bg frame is not the unit of a picture). The line has the rate the pixels measure
-(`clock.fit_rate`) and the offset at which the recent rows' and the segment's pixel costs, summed along the
-line, are least (`evidence_offset`), looked for within `tolerance` of the middle of the refiner's own recent
-decisions (`clock_offset`: it follows a dropped or repeated frame) and re-fitted with the segment's own path
-until that settles (`passes`); the pull is stronger where those decisions sit on the line (`clock_pull`).
-The rate is the nominal one until the pixels show a drift that rows the fit had not seen bear out (`_rate`),
-and the line steps by whole fg frames where the segment's rows show a step (`jump_clock`: fg dropped or
-repeated frames), so that the pull holds no row on a line the clock has left. Where fg and bg were both
-converted from one source at a third frame rate, the clock follows that source's cadence instead (`cadence`:
-fitted to where the pixels put each fg frame, refitted every second).
+one frame off (the cadence's clock below keeps the aligner's cap, `AlignParams.penalty_cap`: where bg shows
+each source frame 2-3 times, one bg frame is not the unit of a picture). The line has the rate the pixels
+measure (`clock.fit_rate`) and the offset at which the recent rows' and the segment's pixel costs, summed
+along the line, are least (`evidence_offset`), looked for within `tolerance` of the middle of the refiner's
+own recent decisions (`clock_offset`: it follows a dropped or repeated frame) and re-fitted with the
+segment's own path until that settles (`passes`); the pull is stronger where those decisions sit on the line
+(`clock_pull`). The rate is the nominal one until the pixels show a drift that rows the fit had not seen
+bear out (`_rate`), and the line steps by whole fg frames where the segment's rows show a step
+(`jump_clock`: fg dropped or repeated frames), so that the pull holds no row on a line the clock has left.
+Where fg and bg were both converted from one source at a third frame rate, the clock follows that source's
+cadence instead (`cadence`: fitted to where the pixels put each fg frame, refitted every second).
 Settings: `RefineParams`. Confidence: 1 - exp(-margin / `confidence_scale`), margin = the cost of the best
 other candidate of the row minus the chosen one's (0 when another scored as well).
 
