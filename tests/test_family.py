@@ -86,12 +86,15 @@ def test_halves_split_by_parity() -> None:
     assert {family.draw(s).half for s in range(1, 40, 2)} == {"check"}
 
 
-@pytest.mark.parametrize("rate", [25, 30])
-def test_a_pan_shows_a_new_picture_every_frame(rate: int) -> None:
-    """A pan over a still behind the scrolling layer (rendered small, the graph as the variants use it) repeats
-    no frame: a repeat is one picture at two scene frames, which truth (by frame index) tells apart."""
-    width, height, seconds = 64, 36, 10
-    graph = family._pan((192, 108), (width, height), rate, 3.0, opacity=0.25)
+@pytest.mark.parametrize("rate, picture", [(25, "still"), (30, "still"), (30, "automaton"), (24, "gradients")])
+def test_a_pan_shows_a_new_picture_every_frame(rate: int, picture: str) -> None:
+    """A pan over a still, a scrolling automaton or drifting gradients, behind the scrolling layer (rendered small,
+    the graph as the variants use it), repeats no frame: a repeat is one picture at two scene frames, which truth
+    (by frame index) tells apart."""
+    width, height, seconds, big = 64, 36, 10, (192, 108)
+    pictures = {"still": "", "automaton": family._automaton(big, rate),
+                "gradients": family._drifting(big, rate, 0.01, 3)}
+    graph = family._pan(big, (width, height), rate, 3.0, opacity=0.25, picture=pictures[picture])
     raw = subprocess.run([find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", graph,
                           "-t", str(seconds), "-f", "rawvideo", "-pix_fmt", "gray", "-"], capture_output=True,
                          check=True).stdout
