@@ -122,15 +122,30 @@ def _window(big: tuple[int, int], size: tuple[int, int], speed: float, phase: fl
             f":y='{(bh - h) // 2}*(1+sin(t*{ay:.6f}+{2 * phase + 1}))'")
 
 
-def _front(camera: str, size: tuple[int, int], rate: int, opacity: float) -> str:
-    """`camera` (a graph ending in a `size` picture) behind a layer of a 1-D cellular automaton (2 px cells)
-    scrolling up a cell a frame. A camera over a still holds whole-pixel positions for frames at a time (the picture
-    repeats: which frame is meant, nothing tells) and moves the whole picture as one (another place at
-    another time shows the same); the scrolling layer makes every frame differ, and differ from every
-    other place, so one place and time fits. `opacity`: how much of it shows (little: a slow scene)."""
+def _scrolling(size: tuple[int, int], rate: int) -> str:
+    """A 1-D cellular automaton (rule 30, 2 px cells) scrolling up a cell a frame, slightly blurred."""
     w, h = size
-    return (f"{camera}[back];cellauto=size={w // 2}x{h // 2}:rate={rate}:rule=30:random_fill_ratio=0.5:scroll=1"
-            f":seed=5,scale={w}:{h}:flags=neighbor,gblur=sigma=1,format=gbrp[front];"
+    return (f"cellauto=size={w // 2}x{h // 2}:rate={rate}:rule=30:random_fill_ratio=0.5:scroll=1"
+            f":seed=5,scale={w}:{h}:flags=neighbor,gblur=sigma=1,format=gbrp")
+
+
+def _boiling(size: tuple[int, int], rate: int) -> str:
+    """Blotches of grain (8 px) drawn anew every frame, each frame averaged with the one before: a layer that
+    changes everywhere, slowly, and moves nowhere."""
+    w, h = size
+    return (f"color=c=gray:size={w // 8}x{h // 8}:rate={rate},format=gray,noise=alls=80:allf=t+u:all_seed=5,"
+            f"tmix=frames=2,scale={w}:{h}:flags=bicubic,format=gbrp")
+
+
+def _front(camera: str, size: tuple[int, int], rate: int, opacity: float, layer: str = "") -> str:
+    """`camera` (a graph ending in a `size` picture) behind a `layer` (by default `_scrolling`). A camera over a
+    still holds whole-pixel positions for frames at a time (the picture repeats: which frame is meant, nothing
+    tells) and moves the whole picture as one (another place at another time shows the same); the layer makes
+    every frame differ, and differ from every other place, so one place and time fits, as long as what is
+    behind the scrolling layer has detail of its own or moves otherwise: over a smooth picture a crop at (x,
+    y - 2d) at t + d shows what (x, y) shows at t, and `_boiling` is the layer for that. `opacity`: how much
+    of it shows (little: a slow scene)."""
+    return (f"{camera}[back];{layer or _scrolling(size, rate)}[front];"
             f"[back][front]blend=all_mode=overlay:all_opacity={opacity}")
 
 
@@ -155,10 +170,11 @@ def _drifting(size: tuple[int, int], rate: int, speed: float, seed: int) -> str:
 
 
 def _automaton(size: tuple[int, int], rate: int) -> str:
-    """A 1-D cellular automaton (rule 30: aperiodic; rule 110's periodic 'ether' would fit a crop at one period
-    over as well) scrolling up a 2 px cell a frame, averaged with drifting gradients."""
+    """A 1-D cellular automaton (rule 30: aperiodic; rule 110's periodic 'ether' fits a crop one period over as
+    well) in 4 px cells scrolling up a cell a frame, twice as fast as the scrolling layer (at one speed, one
+    shift of place and time would fit both), averaged with drifting gradients."""
     w, h = size
-    return (f"cellauto=size={w // 2}x{h // 2}:rate={rate}:rule=30:random_fill_ratio=0.5:scroll=1:seed=4,"
+    return (f"cellauto=size={w // 4}x{h // 4}:rate={rate}:rule=30:random_fill_ratio=0.5:scroll=1:seed=4,"
             f"scale={w}:{h}:flags=neighbor,format=gbrp[c];{_drifting(size, rate, 0.01, 2)}[g];"
             "[c][g]blend=all_mode=average")
 
@@ -176,7 +192,8 @@ VARIANTS: dict[str, Variant] = {
                                   rate=24, slow=True),
     "cellauto_pan": Variant(_pan(HD, SD, 30, 20.0, picture=_automaton(HD, 30)), rate=30),
     "noise_pan": Variant(_front(f"{_drifting((960, 540), 25, 0.002, 9)},{_window((960, 540), SD, 3.0, 0)},"
-                                "format=yuv420p,noise=c0s=6:c0f=t,format=gbrp", SD, 25, 0.25), slow=True),
+                                "format=yuv420p,noise=c0s=6:c0f=t,format=gbrp", SD, 25, 0.25, _boiling(SD, 25)),
+                         slow=True),
 }
 
 

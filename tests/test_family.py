@@ -86,15 +86,18 @@ def test_halves_split_by_parity() -> None:
     assert {family.draw(s).half for s in range(1, 40, 2)} == {"check"}
 
 
-@pytest.mark.parametrize("rate, picture", [(25, "still"), (30, "still"), (30, "automaton"), (24, "gradients")])
-def test_a_pan_shows_a_new_picture_every_frame(rate: int, picture: str) -> None:
-    """A pan over a still, a scrolling automaton or drifting gradients, behind the scrolling layer (rendered small,
-    the graph as the variants use it), repeats no frame: a repeat is one picture at two scene frames, which truth
-    (by frame index) tells apart."""
+@pytest.mark.parametrize("rate, picture, layer", [(25, "still", "scrolling"), (30, "still", "scrolling"),
+                                                  (30, "automaton", "scrolling"), (25, "gradients", "boiling")])
+def test_a_pan_shows_a_new_picture_every_frame(rate: int, picture: str, layer: str) -> None:
+    """A pan over a still, a scrolling automaton or drifting gradients, behind the scrolling or the boiling layer
+    (rendered small, the graphs as the variants use them), repeats no frame: a repeat is one picture at two scene
+    frames, which truth (by frame index) tells apart."""
     width, height, seconds, big = 64, 36, 10, (192, 108)
-    pictures = {"still": "", "automaton": family._automaton(big, rate),
+    pictures = {"still": family._still(big, rate, 2.5), "automaton": family._automaton(big, rate),
                 "gradients": family._drifting(big, rate, 0.01, 3)}
-    graph = family._pan(big, (width, height), rate, 3.0, opacity=0.25, picture=pictures[picture])
+    layers = {"scrolling": "", "boiling": family._boiling((width, height), rate)}
+    camera = f"{pictures[picture]},{family._window(big, (width, height), 3.0, 0)}"
+    graph = family._front(camera, (width, height), rate, 0.25, layers[layer])
     raw = subprocess.run([find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", graph,
                           "-t", str(seconds), "-f", "rawvideo", "-pix_fmt", "gray", "-"], capture_output=True,
                          check=True).stdout
