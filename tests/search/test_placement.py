@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import vidkompy_stream as vk
-from tests.conftest import RunTool, ffmpeg_run, life_scene, make_y4m
+from tests.conftest import RunTool, ffmpeg_run, life_scene, luma_frames, make_y4m
 from vidkompy_stream.io.ffmpeg_tool import find_ffmpeg
 from vidkompy_stream.io.framering import FrameRing
 from vidkompy_stream.io.y4m import Y4MReader
@@ -138,6 +138,19 @@ def test_black_opening_is_skipped(ffmpeg_exe: str, run_tool: RunTool, media: dic
     _, rows = read_map(tmp_path / "map.csv")
     assert rows[0][2:] == [rect[0], rect[1]]
     assert [row[1] for row in rows] == [expected_bg(row[0], start, black=1.0) for row in rows]
+
+
+def test_found_past_a_dim_opening_that_looks_like_fg(ffmpeg_exe: str, tmp_path: Path) -> None:
+    """bg opens on fg's picture at 6 % contrast (flat to the search: luma sd under 2), then shows it whole. The
+    dim frames correlate with fg as well as any once normalised, but nothing can be placed on them: fg is found
+    on the later frames, not given up with 'all bg frames flat'."""
+    still = luma_frames(make_y4m(ffmpeg_exe, tmp_path / "still.y4m", life_scene(W, H, RATE, 1, still=True)))[0]
+    dim = np.clip(128 + (still.astype(np.float32) - 128) * 0.06, 0, 255).round().astype(np.uint8)
+    assert dim.std() < SearchParams().flat_std < still.std()
+    bg = [dim] * (4 * RATE) + [still] * (3 * RATE)
+    x, y, w, h = 101, 57, 240, 136
+    found = vk.locate([still[y:y + h, x:x + w]] * (2 * FG_RATE), bg, fg_rate=FG_RATE, bg_rate=RATE)
+    assert (found.x, found.y) == (x, y) and found.score > 0.99
 
 
 def test_fg_not_in_bg_is_a_clear_error(ffmpeg_exe: str, run_tool: RunTool, media: dict[str, Path],

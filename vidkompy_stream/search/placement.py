@@ -56,6 +56,7 @@ from .spatial import (
     content_box,
     content_mask,
     fill_masked,
+    is_flat,
     locate_templates,
     make_templates,
     refine_scale,
@@ -259,8 +260,7 @@ class PlacementSearch:
             self._see(ring, j)
             scores[j % window] = -np.inf
             if j % self.stride == self.stride // 2:
-                small = self._small(ring, smalls, shrunk, j)
-                scores[j % window] = [coarse_peak(small, tpl)[0] for tpl in tracked]
+                scores[j % window] = self._scores(self._small(ring, smalls, shrunk, j), tracked)
             candidate = self._candidate(scores, max(struck + 1, j - window + 1), j, window)
             if candidate is not None and j >= max(resume, candidate[0] + self.span + self.stride + self.params.settle):
                 found = self._settle(ring, smalls, shrunk, candidate, j, window)
@@ -476,9 +476,14 @@ class PlacementSearch:
         scores = np.full((window, len(tracked)), -np.inf, np.float32)
         for k in range(max(ring.start, newest - window + 1), newest + 1):
             if k % self.stride == self.stride // 2:
-                small = self._small(ring, smalls, shrunk, k)
-                scores[k % window] = [coarse_peak(small, tpl)[0] for tpl in tracked]
+                scores[k % window] = self._scores(self._small(ring, smalls, shrunk, k), tracked)
         return tracked, scores
+
+    def _scores(self, small: np.ndarray, tracked: list[Template]) -> np.ndarray | float:
+        """Each tracked template's coarse peak on a shrunk bg frame; none (-inf) on a flat one, as the settle
+        (`spatial.locate_templates`) skips it too: a candidate dated among flat frames alone would leave it
+        nothing to compare, where bg's later picture may still hold fg (a dim or faded opening)."""
+        return -np.inf if is_flat(small, self.params) else np.array([coarse_peak(small, tpl)[0] for tpl in tracked])
 
     def _accepted(self, found: Placement, strict: bool = False) -> bool:
         """Found, and on one timeline (else the seed would be a wrong time: keep looking). `strict`: at a

@@ -248,7 +248,7 @@ def locate_templates(
             "fg has no usable frame to match: all sampled fg frames are nearly uniform (black, fade or flat)",
             "sample later fg frames or give --x/--y"
         )
-    flat = np.array([cv2.meanStdDev(frame)[1][0, 0] < params.flat_std for frame in bg_small])
+    flat = np.array([is_flat(frame, params) for frame in bg_small])
     votes = []
     for tpl in templates:
         ranked = _coarse(tpl, bg_small, bg_indices, flat, params, {} if peaks is None else peaks)
@@ -286,6 +286,12 @@ def verify(found: Placement, min_score: float, min_detail: float) -> None:
         return
     raise NotFound("fg not found in bg", f"best match {found.score:.2f} at x={found.x},y={found.y}, {why}",
                    best=found.score)
+
+
+def is_flat(small: np.ndarray, params: SearchParams = DEFAULT) -> bool:
+    """Whether a shrunk frame is too uniform to match (black, a fade, a flat or very dim picture): normalised
+    correlation stretches any faint shading on it to full contrast, so a score there means nothing."""
+    return cv2.meanStdDev(small)[1][0, 0] < params.flat_std
 
 
 def coarse_peak(bg_small: np.ndarray, template: Template) -> tuple[float, int, int]:
@@ -412,7 +418,7 @@ def make_templates(
                 f"fg picture ({x1 - x0}x{y1 - y0}) is larger than bg (about {small_w * factor}x"
                 f"{small_h * factor}): fg must be a part of bg's picture"
             )
-        if min(small.shape) < 4 or cv2.meanStdDev(small)[1][0, 0] < params.flat_std:
+        if min(small.shape) < 4 or is_flat(small, params):
             continue
         if any(other.small.shape == small.shape and ncc(other.small, small) >= params.duplicate_ncc for other in found):
             continue
