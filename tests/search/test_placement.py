@@ -153,6 +153,20 @@ def test_found_past_a_dim_opening_that_looks_like_fg(ffmpeg_exe: str, tmp_path: 
     assert (found.x, found.y) == (x, y) and found.score > 0.99
 
 
+def test_a_match_by_too_few_fg_frames_says_so(ffmpeg_exe: str, tmp_path: Path) -> None:
+    """fg shows bg's pan over grain for 8 frames, then other grain: 2 of the 6 sampled fg frames match, and
+    closely. Not found, and the message says why; not 'best coarse match 1.00, need 0.60'."""
+    big, other = (luma_frames(make_y4m(ffmpeg_exe, tmp_path / f"grain{seed}.y4m",
+                                       f"color=c=gray:size=900x{H}:rate={RATE},trim=end_frame=1,format=gray,"
+                                       f"noise=alls=100:allf=u:all_seed={seed},gblur=sigma=3,normalize"))[0]
+                  for seed in (1, 2))
+    bg = [big[:, 2 * t:2 * t + W] for t in range(100)]
+    fg = [frame[60:200, 150:350] for frame in bg[10:18]] + [other[60:200, 2 * t + 150:2 * t + 350] for t in range(60)]
+    with pytest.raises(vk.NotFound) as caught:
+        vk.locate(fg, bg, fg_rate=FG_RATE, bg_rate=FG_RATE)
+    assert caught.value.best > 0.9 and "never with most of the fg frames sampled matching" in str(caught.value)
+
+
 def test_fg_not_in_bg_is_a_clear_error(ffmpeg_exe: str, run_tool: RunTool, media: dict[str, Path],
                                        tmp_path: Path) -> None:
     fg = make_fg(ffmpeg_exe, media["scene"], media["folder"], 2.0, (100, 60, 200, 120))

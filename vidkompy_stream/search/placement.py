@@ -454,9 +454,11 @@ class PlacementSearch:
     def _not_found(self, best: Placement | None, last: int, coarse: float) -> NotFound:
         searched = (last + 1) / float(self.bg.rate)
         if best is None:
-            return NotFound("fg not found in bg",
-                            f"best coarse match {max(coarse, 0.0):.2f}, need {self.min_score:.2f}",
-                            best=max(coarse, 0.0), searched=searched)
+            coarse = max(coarse, 0.0)
+            why = (f"need {self.min_score:.2f}" if coarse < self.min_score else
+                   "but never with most of the fg frames sampled matching at one time")
+            return NotFound("fg not found in bg", f"best coarse match {coarse:.2f}, {why}", best=coarse,
+                            searched=searched)
         try:
             verify(best, self.min_score, self.min_detail)
         except NotFound as exc:
