@@ -10,7 +10,7 @@ read the horizon first and decide later (20 s of 1080p is 1.8 GB). Instead:
    that bg need not show) are filled with the picture's mean, so every correlation leaves them out.
 2. Tracking: every `track_fps`-th of a second, a bg frame is shrunk to ~240 px wide and scored against
    up to `track_templates` of the templates (`spatial.coarse_peak`; a flat frame is not scored, as the
-   settle skips it: a dim opening correlates with anything once normalised). The best score dates fg frame 0 in
+   settle skips it: a dim opening's faint shading, normalised, may match fg). The best score dates fg frame 0 in
    bg (bg frame of the match minus the template's fg time); it is a candidate once a majority of the
    tracked templates score at least the minimum score on its stretch.
 3. Settling: once bg has been read past the candidate's date by the templates' span (all templates'
