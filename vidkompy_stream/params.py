@@ -138,7 +138,7 @@ class RefineParams:
     tolerance: float = 1.0  #: bg frames: offsets this near the median are kept; the evidence search's reach
     min_decisions: int = 8  #: fewest decisions a clock offset is taken from (fewer: the aligner's clock)
     passes: int = 4  #: most solves of a segment, each with the line refitted through its own path
-    jump: int = 3  #: fg frames: the clock's largest step in a segment (the family drops up to 3 frames; not swept)
+    jump: int = 3  #: fg frames: the clock's largest step in a segment (the family drops up to 3; tuning: 2, 6 a wash)
     min_jump_rows: int = 4  #: fewest rows after a clock step that must show it (tuning: 8 moved 113 -> 114 pairs)
     flat_rms: float = 1e-3  #: grey levels: a crop with less luma RMS is flat (costs 1 against everything)
     low_confidence: float = 0.3  #: confidence below which frames are counted, and their runs logged with -v
