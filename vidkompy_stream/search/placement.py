@@ -482,11 +482,13 @@ class PlacementSearch:
                 scores[k % window] = self._scores(self._small(ring, smalls, shrunk, k), tracked)
         return tracked, scores
 
-    def _scores(self, small: np.ndarray, tracked: list[Template]) -> np.ndarray | float:
+    def _scores(self, small: np.ndarray, tracked: list[Template]) -> np.ndarray:
         """Each tracked template's coarse peak on a shrunk bg frame; none (-inf) on a flat one, as the settle
         (`spatial.locate_templates`) skips it too: a candidate dated among flat frames alone would leave it
         nothing to compare, where bg's later picture may still hold fg (a dim or faded opening)."""
-        return -np.inf if is_flat(small, self.params) else np.array([coarse_peak(small, tpl)[0] for tpl in tracked])
+        if is_flat(small, self.params):
+            return np.full(len(tracked), -np.inf)
+        return np.array([coarse_peak(small, tpl)[0] for tpl in tracked])
 
     def _accepted(self, found: Placement, strict: bool = False) -> bool:
         """Found, and on one timeline (else the seed would be a wrong time: keep looking). `strict`: at a
