@@ -88,6 +88,29 @@ def _inside(start: int, stop: int, offset: int, length: int) -> tuple[int, int] 
     return None if before + after > SearchParams.edge_slack else (start + before, stop - after)
 
 
+def _compared_box(fg: Y4MFormat, bg: Y4MFormat, position: tuple[int, int], fg_ring: FrameRing,
+                  params: AlignParams) -> tuple[int, int, int, int]:
+    """The part of fg's frame the aligner compares, (x0, y0, x1, y1) in fg px: fg's picture inside its flat bars
+    (`content_box` over the fg frames held: the search's first second, else frame 0), or the whole frame when
+    that is under `min_content` px either way; trimmed to bg. Raises when the picture reaches outside bg."""
+    x, y = position
+    x0, y0, x1, y1 = (0, 0, 0, 0)
+    if fg_ring.fill_to(0):
+        x0, y0, x1, y1 = content_box([fg.plane_views(fg_ring.frame(k))[0] for k in range(fg_ring.start,
+                                                                                        fg_ring.end)])
+    if x1 - x0 < params.min_content or y1 - y0 < params.min_content:
+        x0, y0, x1, y1 = 0, 0, fg.width, fg.height
+    elif (x0, y0, x1, y1) != (0, 0, fg.width, fg.height):
+        log.info("fg's picture is %dx%d at (%d, %d) inside its frame: only that part is compared", x1 - x0,
+                 y1 - y0, x0, y0)
+    cols, rows = _inside(x0, x1, x, bg.width), _inside(y0, y1, y, bg.height)
+    if cols is None or rows is None:
+        raise VidkompyError(f"fg's picture ({x1 - x0}x{y1 - y0} at x={x + x0},y={y + y0}) reaches outside bg "
+                            f"{bg.size_text}: only fg's flat bars (letterbox) may hang outside it")
+    (x0, x1), (y0, y1) = cols, rows
+    return x0, y0, x1, y1
+
+
 #: bg's luma planes from a given bg frame on (a second decoder of a bg file)
 Ahead = Callable[[int], Generator[np.ndarray, None, None]]
 
@@ -103,24 +126,10 @@ class AlignedTiming:
         frame: fg was started earlier; they are shown over bg frame 0, as nothing nearer exists). ahead: bg's
         luma planes from a given frame on, from a second decoder (a bg file), for searching ahead after an edit
         without moving the run's own bg."""
-        x, y = position
         self.fg, self.bg = fg, bg
-        x0, y0, x1, y1 = (0, 0, 0, 0)
-        if fg_ring.fill_to(0):  # the search read fg's first second; else this reads frame 0
-            x0, y0, x1, y1 = content_box([fg.plane_views(fg_ring.frame(k))[0] for k in range(fg_ring.start,
-                                                                                            fg_ring.end)])
-        if x1 - x0 < params.min_content or y1 - y0 < params.min_content:
-            x0, y0, x1, y1 = 0, 0, fg.width, fg.height
-        elif (x0, y0, x1, y1) != (0, 0, fg.width, fg.height):
-            log.info("fg's picture is %dx%d at (%d, %d) inside its frame: only that part is compared", x1 - x0,
-                     y1 - y0, x0, y0)
-        cols, rows = _inside(x0, x1, x, bg.width), _inside(y0, y1, y, bg.height)
-        if cols is None or rows is None:
-            raise VidkompyError(f"fg's picture ({x1 - x0}x{y1 - y0} at x={x + x0},y={y + y0}) reaches outside bg "
-                                f"{bg.size_text}: only fg's flat bars (letterbox) may hang outside it")
-        (x0, x1), (y0, y1) = cols, rows
+        x0, y0, x1, y1 = _compared_box(fg, bg, position, fg_ring, params)
         self.fg_box = (slice(y0, y1), slice(x0, x1))
-        self.box = (slice(y + y0, y + y1), slice(x + x0, x + x1))
+        self.box = (slice(position[1] + y0, position[1] + y1), slice(position[0] + x0, position[0] + x1))
         self.fg_ring, self.bg_ring = fg_ring, bg_ring
         self.nominal = float(bg.rate / fg.rate)
         self.aligner = ENGINES[engine](self.nominal, max(0, start), lookahead, band=band_width(self.nominal, params),
