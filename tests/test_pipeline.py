@@ -23,8 +23,8 @@ from tests.conftest import (
 )
 from vidkompy_stream.io.processes import ChildGroup, threads_each
 from vidkompy_stream.io.y4m import Y4MFormat
+from vidkompy_stream.locating import Inputs
 from vidkompy_stream.options import Options
-from vidkompy_stream.pipeline import Inputs
 
 BG_SIZE, FG_SIZE = (96, 64), (32, 16)
 FG_AT = (40, 24)

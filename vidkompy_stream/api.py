@@ -25,10 +25,10 @@ from .io.arrays import array_source
 from .io.ffmpeg_tool import find_ffmpeg
 from .io.inputs import Source
 from .io.mapping import MappingWriter
+from .locating import locate as search
 from .options import Options, check, seconds
 from .params import AlignParams, SearchParams
 from .pipeline import Summary, run
-from .pipeline import locate as search
 
 __all__ = ["locate", "align", "overlay", "composite", "Mapping", "Placement"]
 

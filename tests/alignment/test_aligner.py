@@ -45,10 +45,10 @@ from vidkompy_stream.alignment.aligner import (
     fg_frames_needed,
     shrink_factor,
 )
+from vidkompy_stream.compose.follow import BgFollower
 from vidkompy_stream.io.framering import FrameRing
 from vidkompy_stream.io.y4m import Y4MReader
 from vidkompy_stream.params import REFINE_LEVELS, SearchParams
-from vidkompy_stream.pipeline import BgFollower
 
 W, H, RATE, SECONDS = 256, 144, 30, 12
 FG_RATE = 25
