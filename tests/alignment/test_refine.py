@@ -28,15 +28,7 @@ from tests.conftest import (
     read_y4m_frames,
     scene_index,
 )
-from vidkompy_stream.alignment.refine import (
-    clock_offset,
-    clock_pull,
-    evidence_offset,
-    jump_clock,
-    line_costs,
-    resolve,
-    unit,
-)
+from vidkompy_stream.alignment.refine import resolve, unit
 from vidkompy_stream.params import RefineParams
 
 INF = np.inf
@@ -234,119 +226,6 @@ def check_resolve_properties(problem: tuple) -> None:
     assert np.all(np.isfinite(confidence)) and np.all((confidence >= 0.0) & (confidence <= 1.0)), confidence
 
 
-@pytest.mark.parametrize("rate", [0.834, 1.0, 2.4])
-@pytest.mark.parametrize("offset", [50.0, 50.3, 50.5, 50.8])
-def test_clock_offset_puts_the_line_through_a_staircase(rate: float, offset: float) -> None:
-    """Decisions that are a clock rounded (the right bg frames of a constant-rate pair): the line found
-    rounds back to (nearly) all of them, and where the rate is fractional, so that the decisions show
-    the clock's phase, it is within a tenth of a frame of the clock."""
-    fg = np.arange(100)
-    bg = np.floor(offset + rate * fg + 0.5)
-    found = clock_offset(fg, bg, rate)
-    assert np.mean(np.floor(found + rate * fg + 0.5) == bg) >= 0.95
-    if rate != 1.0:  # the decisions show the phase in steps of 1 / (the rate's period): 0.2 at rate 2.4
-        assert abs(found - offset) <= 0.1 + 1e-9
-    assert clock_offset(fg[:PARAMS.min_decisions - 1], bg[:PARAMS.min_decisions - 1], rate) is None
-
-
-@pytest.mark.parametrize("rate", [0.8, 1.0, 1.6667])
-@pytest.mark.parametrize("offset", [20.0, 20.3, 20.7])
-def test_evidence_offset_finds_the_line_that_noisy_rows_share(rate: float, offset: float) -> None:
-    """Rows whose costs are a shallow bowl about the true line under noise larger than the bowl's first
-    step (each row's own minimum is off by a frame or more as often as not), in bands not centred on the
-    line: summed along lines, the costs put the offset where it rounds to the true line's frames, from a
-    guess most of a frame off (within a third of a frame where the rate is fractional, so that the rows
-    show the line's phase; at a whole-number rate every offset between two frames reads alike)."""
-    rng = np.random.default_rng(int(offset * 100 + rate * 10))
-    fg = np.arange(300, dtype=np.float64)
-    line = offset + rate * fg
-    lo = np.floor(line + 0.5) - 2 + rng.integers(-1, 2, fg.size)
-    cells = lo[:, None] + np.arange(5)[None, :]
-    costs = 0.002 * (cells - line[:, None]) ** 2 + rng.normal(0.0, 0.004, cells.shape)
-    assert np.mean(np.abs(np.take_along_axis(cells, costs.argmin(axis=1)[:, None], 1)[:, 0] - line) > 0.5) > 0.4
-    found = evidence_offset(fg, lo, costs, rate, offset + 0.8)
-    if rate == 1.0:
-        assert np.mean(np.floor(found + rate * fg + 0.5) == np.floor(line + 0.5)) >= 0.95
-    else:  # the estimate's spread at this noise: about 0.1 frame (over 30 draws)
-        assert abs(found - offset) <= 0.35
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_evidence_offset_keeps_the_guess_where_the_rows_favour_no_line(seed: int) -> None:
-    """A still stretch: every candidate of every row costs the same up to noise. Noise alone does not move
-    the clock (the least mean along some line is always lower than the guess's, by chance)."""
-    rng = np.random.default_rng(seed)
-    fg = np.arange(100, dtype=np.float64)
-    lo = np.floor(20.3 + fg + 0.5) - 2
-    costs = 0.05 + rng.normal(0.0, 0.004, (fg.size, 5))
-    assert evidence_offset(fg, lo, costs, 1.0, 20.3) == 20.3
-
-
-def test_line_costs_read_between_candidates_and_charge_the_worst_outside_the_band() -> None:
-    costs = np.array([[0.3, 0.1, 0.5], [0.2, np.inf, 0.4]])
-    lo = np.array([10.0, 11.0])
-    fg = np.array([0.0, 1.0])
-    along = line_costs(fg, lo, costs, 1.0, np.array([10.5, 13.5]))
-    assert along[0] == pytest.approx([0.2, 0.3])  # halfway between neighbours; a missing one read as the row's worst
-    assert along[1] == pytest.approx([0.5, 0.4])  # outside both bands: each row's worst
-
-
-def test_clock_offset_follows_a_jump_once_most_recent_decisions_do() -> None:
-    """bg jumps 3 frames ahead (fg dropped frames): the old line holds while most of the last `recent`
-    decisions are before the jump, then only the decisions after the jump count; a stray wrong decision
-    (8 frames off) is never averaged in."""
-    fg = np.arange(100)
-    bg = 10.0 + fg
-    bg[60] += 8
-    after = bg.copy()
-    after[100 - PARAMS.recent // 2 - 1:] += 3  # the majority of the last `recent` is after the jump
-    before = bg.copy()
-    before[100 - PARAMS.recent // 2:] += 3  # the majority is still before it
-    assert clock_offset(fg, bg, 1.0) == 10.0
-    assert clock_offset(fg, after, 1.0) == 13.0
-    assert clock_offset(fg, before, 1.0) == 10.0
-
-
-def step_rows(step_at: int, step: int, seed: int, still_at: int = 36, lean: float = 0.0, n: int = 36,
-              r: int = 2) -> tuple[np.ndarray, ...]:
-    """Rows of a rate-1 clock bg = 100 + fg: each row costs 0.02 a frame from its truth plus noise (sd 0.002),
-    the truth moved by `step` frames from row `step_at` on; from row `still_at` on a still stretch: 0.001 a
-    frame and noise 0.0001, the frame after the truth `lean` cheaper (a lagging bg). Band of +-r around the
-    truth."""
-    rng = np.random.default_rng(seed)
-    fg = np.arange(n, dtype=np.float64)
-    truth = 100 + np.arange(n)
-    truth[step_at:] += step
-    lo = truth - r
-    frames = band_frames(lo, 2 * r + 1)
-    still = (np.arange(n) >= still_at)[:, None]
-    off = np.abs(frames - truth[:, None])
-    costs = np.where(still, 0.001 * off + rng.normal(0.0, 1e-4, frames.shape),
-                     0.02 * off + rng.normal(0.0, 0.002, frames.shape))
-    costs[still[:, 0]] -= lean * (frames == truth[:, None] + 1)[still[:, 0]]
-    return fg, lo.astype(np.float64), costs
-
-
-@pytest.mark.parametrize("seed", range(5))
-@pytest.mark.parametrize("step", [2, -1])
-def test_jump_clock_steps_where_the_segment_shows_a_drop_or_a_repeat(seed: int, step: int) -> None:
-    """24 rows of history on the line, a 12-row segment whose rows from its 5th on sit `step` frames off
-    (fg dropped or repeated frames): the clock steps there, by `step`, and only there."""
-    fg, lo, costs = step_rows(28, step, seed)
-    clock = jump_clock(fg, lo, costs, 1.0, 100.0, 24)
-    np.testing.assert_allclose(clock, 100.0 + fg[24:] + np.where(fg[24:] >= 28, step, 0))
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_jump_clock_keeps_the_line_through_a_still_stretch_that_leans_late(seed: int) -> None:
-    """History in motion on the line; the segment a still stretch where the frame after the truth fits a
-    little better in every row (a lagging bg: 0.0013 a row, far beyond the rows' noise): no step. Nor in
-    rows without any lean or step."""
-    for lean in (0.0013, 0.0):
-        fg, lo, costs = step_rows(36, 0, seed, still_at=24, lean=lean)
-        np.testing.assert_allclose(jump_clock(fg, lo, costs, 1.0, 100.0, 24), 100.0 + fg[24:])
-
-
 def test_a_jump_longer_than_the_coarse_step_is_taken_at_once() -> None:
     """fg dropped 3 frames: bg must advance 4 between two fg frames. The coarse path (steps of at most 3)
     spreads it over two frames; the refiner, allowed steps up to 3 + 2r, puts every frame right."""
@@ -475,10 +354,3 @@ def test_a_dropped_frame_shown_clearly_outvotes_the_capped_pull(cap: float, foll
     assert np.array_equal(path[:6], right[:6])
 
 
-def test_clock_pull_is_stronger_only_where_decisions_sit_on_the_line() -> None:
-    fg = np.arange(100, dtype=np.float64)
-    on_line = 10.0 + fg  # a whole-number rate: every decision exactly on the line
-    assert clock_pull(fg, on_line, 1.0, 10.0) == pytest.approx(PARAMS.pull_gain * PARAMS.clock_pull)
-    rounded = np.round(5.0 + 1.2 * fg)  # nearest-timestamp frames of rate 1.2: residuals spread over +-0.5
-    assert clock_pull(fg, rounded, 1.2, 5.0) == pytest.approx(PARAMS.clock_pull, rel=0.05)
-    assert clock_pull(fg, on_line + 7, 1.0, 10.0) == PARAMS.clock_pull, "nothing near the line: the base pull"

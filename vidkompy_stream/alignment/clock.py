@@ -1,7 +1,18 @@
-"""The clock's rate from the pixel evidence, with its uncertainty, from the first rows of motion on.
+"""The clock line bg = offset + rate * fg, one model for the aligner and the refiner, and its fits.
 
 fg and bg run on clocks of their own, so bg = offset + rate * fg (bg and fg in frames), up to the frames
-either stream dropped, repeated or cut. The evidence is where the pixels put each fg frame: the sub-frame
+either stream dropped, repeated or cut. The aligner pulls its path toward the line where the pixels are
+unsure (`dtw`); the line is one `ClockLine` per stretch of the run, fitted from two kinds of evidence:
+
+- before the refiner has any, from the aligner's confident decisions (`ClockLine.add`: a median offset and
+  a ridge slope over the recent ones);
+- then from the refiner's pixel costs, and the refiner steers the line (`ClockLine.steer`): its rate
+  (`fit_rate`, below), its offset (`clock_offset` through the recent decisions, moved to where the rows' costs
+  summed along the line are least, `evidence_offset`), the whole-frame steps fg's dropped or repeated frames
+  put in it (`jump_clock`), and how hard it pulls (`clock_pull`).
+
+The rate from the pixel evidence, with its uncertainty, from the first rows of motion on. The evidence is
+where the pixels put each fg frame: the sub-frame
 position p of the minimum of its refine cost row (`cadence.subframe_minima`: a parabola through the minimum
 and its neighbours) with the parabola's curvature w as its weight. Near its minimum a row costs about
 C0 + w / 2 * (b - p)^2; if the costs carry noise of one scale T, p has variance T / w about the bg frame that
@@ -28,7 +39,8 @@ import math
 import numpy as np
 from scipy import stats
 
-from ..params import RateParams
+from ..kernels.dtw import fit_clock
+from ..params import RateParams, RefineParams
 
 #: Variance (frames^2) of where the right bg frame lies about the exact line: nearest-frame rounding.
 ROUNDING_VARIANCE = 1.0 / 12.0
@@ -62,10 +74,11 @@ class Rate:
 def _slope(f: np.ndarray, p: np.ndarray, v: np.ndarray, prior: float,
            prior_var: float) -> tuple[float, float, float, float]:
     """Weighted slope of p over f (v: inverse variances) with a Gaussian prior: (slope, its variance, the line's
-    value at f = 0, the residuals' effective degrees of freedom). The variance is widened when the residuals are larger than the weights say, and when they
-    are correlated from row to row (a cadence's sawtooth, a slow wobble: fewer independent rows than rows),
-    by the AR(1) factor (1 + r) / (1 - r) of their lag-one correlation r (Bretherton et al. 1999, "The
-    effective number of spatial degrees of freedom of a time-varying field", J. Climate 12)."""
+    value at f = 0, the residuals' effective degrees of freedom). The variance is widened when the residuals are
+    larger than the weights say, and when they are correlated from row to row (a cadence's sawtooth, a slow
+    wobble: fewer independent rows than rows), by the AR(1) factor (1 + r) / (1 - r) of their lag-one
+    correlation r (Bretherton et al. 1999, "The effective number of spatial degrees of freedom of a
+    time-varying field", J. Climate 12)."""
     fm, pm = (v @ f) / v.sum(), (v @ p) / v.sum()
     x, y = f - fm, p - pm
     sxx, sxy = float(v @ (x * x)), float(v @ (x * y))
@@ -219,3 +232,151 @@ def row_weights(fg: np.ndarray, position: np.ndarray, weight: np.ndarray, rate: 
     temperature = _temperature(residual - np.average(residual, weights=weight[near]), weight[near])
     out[keep] = _inverse_variance(temperature, weight[keep])
     return out
+
+
+class ClockLine:
+    """Robust running fit of the clock line bg = offset + rate * fg from committed, confident decisions.
+
+    The offset is the median of (bg - rate * fg) over the last `recent` accepted points, so a dropped bg
+    frame moves it by one after a dozen frames and outliers do not move it at all. The rate is a ridge
+    least-squares slope over the last `history` points that lie within `tolerance` frames of the line,
+    pulled toward the nominal rate (prior_weight, in frames^2 of fg spread) and clamped to nominal *
+    (1 +- max_drift). Refitted every `refit_every` accepted points (a Numba kernel, O(history)).
+    Decisions below `min_confidence` (static stretches, held frames) are not used.
+    """
+
+    max_drift = 0.05  # the rate is clamped to nominal * (1 +- max_drift)
+
+    def __init__(self, rate: float, start: float, *, history: int = 512, recent: int = 25,
+                 min_confidence: float = 0.5, tolerance: float = 4.0, refit_every: int = 8,
+                 prior_weight: float = 1.0e4) -> None:
+        self.nominal = float(rate)
+        self.rate = float(rate)
+        self.offset = float(start)
+        self.recent, self.min_confidence, self.tolerance = recent, min_confidence, tolerance
+        self.refit_every, self.prior_weight = refit_every, prior_weight
+        self._fg = np.zeros(history, np.float64)
+        self._bg = np.zeros(history, np.float64)
+        self._count = 0  # accepted points so far (ring position = count % history)
+        self.steered = False  # a finer clock (the refiner's) sets the line: commits no longer refit it
+
+    def expected(self, fg: int) -> float:
+        """The clock line's bg position for fg frame `fg`."""
+        return self.offset + self.rate * fg
+
+    def add(self, fg: int, bg: int, confidence: float) -> bool:
+        """Offer a committed decision; returns whether it was confident enough to be used."""
+        if confidence < self.min_confidence:
+            return False
+        n = self._fg.shape[0]
+        self._fg[self._count % n] = fg
+        self._bg[self._count % n] = bg
+        self._count += 1
+        if self._count % self.refit_every == 0 and not self.steered:
+            self._refit()
+        return True
+
+    def steer(self, rate: float, offset: float) -> None:
+        """Take the line bg = offset + rate * fg from a finer clock; from now on only it moves the line."""
+        self.rate, self.offset, self.steered = float(rate), float(offset), True
+
+    def _refit(self) -> None:
+        rate, offset = fit_clock(self._fg, self._bg, self._count, self.recent, self.rate, self.nominal,
+                                 self.tolerance, self.prior_weight, self.max_drift)
+        self.rate, self.offset = float(rate), float(offset)
+
+
+def clock_offset(fg: np.ndarray, bg: np.ndarray, rate: float, params: RefineParams = RefineParams()) -> float | None:
+    """Offset a of the line bg = a + rate * fg through recent decisions (oldest first): the mean of the
+    offsets within `tolerance` of the median of the last `recent`; None with fewer than `min_decisions`."""
+    if len(fg) < params.min_decisions:
+        return None
+    offsets = np.asarray(bg, np.float64) - rate * np.asarray(fg, np.float64)
+    middle = np.median(offsets[-params.recent:])
+    return float(offsets[np.abs(offsets - middle) <= params.tolerance].mean())
+
+
+def line_costs(fg: np.ndarray, lo: np.ndarray, costs: np.ndarray, rate: float,
+               offsets: np.ndarray) -> np.ndarray:
+    """Each row's pixel cost where the line bg = offset + rate * fg crosses it, for each of `offsets` (a
+    (len(offsets), rows) array): read off by linear interpolation between the row's candidates (lo[i] + k
+    for column k), and the row's largest cost where the line leaves its band or a candidate is missing."""
+    costs = np.asarray(costs, np.float64)
+    width = costs.shape[1]
+    worst = np.where(np.isfinite(costs), costs, -np.inf).max(axis=1)
+    worst = np.where(np.isfinite(worst), worst, 1.0)
+    costs = np.where(np.isfinite(costs), costs, worst[:, None])
+    where = np.asarray(offsets, np.float64)[:, None] + rate * np.asarray(fg, np.float64)[None, :] - lo[None, :]
+    inside = (where >= 0.0) & (where <= width - 1)
+    left = np.clip(np.floor(where).astype(np.int64), 0, width - 2)
+    frac = np.clip(where - left, 0.0, 1.0)
+    index = np.arange(len(costs))[None, :]
+    along = (1.0 - frac) * costs[index, left] + frac * costs[index, left + 1]
+    return np.where(inside, along, worst[None, :])
+
+
+def evidence_offset(fg: np.ndarray, lo: np.ndarray, costs: np.ndarray, rate: float, guess: float,
+                    reach: float = RefineParams.tolerance, step: float = 0.05,
+                    significance: float = RateParams.significance) -> float:
+    """Offset a of the line bg = a + rate * fg that the rows' pixel costs favour: the one within `reach`
+    frames of `guess` with the least mean cost along the line (`line_costs`), when the rows' costs along it
+    are lower than along the guess's by more than `significance` standard errors; else the guess.
+
+    The decisions a line is usually put through follow the line wherever the pixels are unsure (a slow or
+    still stretch), so a line through them keeps whatever offset it had; and each row's own minimum is
+    noisy on a soft picture (the best of a few near-equal candidates). Summed along a line, the rows'
+    costs keep their information and their noise averages out (the profile-likelihood view of a shift
+    estimate: the line that best explains every row at once). The test is paired, row by row
+    (`clock.gain_is_significant`): on a still stretch the costs favour no line, and noise alone must not
+    move the clock."""
+    steps = int(round(reach / step))
+    candidates = guess + step * np.arange(-steps, steps + 1)
+    along = line_costs(fg, np.asarray(lo, np.float64), costs, rate, candidates)
+    best = int(np.argmin(along.mean(axis=1)))
+    moved = best != steps and gain_is_significant(along[steps] - along[best], significance)
+    return float(candidates[best]) if moved else guess
+
+
+def jump_clock(fg: np.ndarray, lo: np.ndarray, costs: np.ndarray, rate: float, offset: float, first: int,
+               params: RefineParams = RefineParams(), significance: float = RateParams.significance) -> np.ndarray:
+    """The clock position of each row from `first` on (the rows before it: recent decisions' rows near the
+    line): the line offset + rate * fg, moved from one row on by a whole number of fg frames (up to `jump`
+    either way) where the rows from there on are cheaper along the moved line than along the line itself by
+    more than `significance` standard errors (`clock.gain_is_significant`, over at least `min_jump_rows`
+    rows) and, on average, by at least half what the rows before it (at least `min_decisions` of them: a
+    line to step from) lose by the move; of those, the move that gains most.
+
+    A dropped or repeated fg frame moves bg's clock by a whole fg frame at once. A line through the recent
+    decisions follows such a step only once most of them are past it, and the pull to the line holds every
+    row before that on the old line where the pixels are unsure; a step the segment's own rows show is taken
+    where they show it (a change point of the offset, as in Killick, Fearnhead & Eckley 2012, "Optimal
+    detection of changepoints with a linear computational cost", JASA 107, with one change per segment). A
+    step moves the line from where the rows before it fit to where the rows after it fit, so each side
+    favours its own about as much; a bg that lags (an encoder skipped the blocks that changed little) favours
+    the later frame a little everywhere, and a still stretch favours nothing, which is no step."""
+    clock = offset + rate * np.asarray(fg[first:], np.float64)
+    steps = np.array([k for k in range(-params.jump, params.jump + 1) if k], np.float64) * rate
+    along = line_costs(fg, np.asarray(lo, np.float64), costs, rate, offset + np.r_[0.0, steps])
+    best: tuple[float, int, float] | None = None
+    for step, moved in zip(steps, along[1:]):
+        gain = along[0] - moved
+        for at in range(max(first, params.min_decisions), len(gain) - params.min_jump_rows + 1):
+            total = float(gain[at:].sum())
+            before = float(gain[:at].mean()) if at else 0.0
+            if ((best is None or total > best[0]) and total / (len(gain) - at) >= -before / 2
+                    and gain_is_significant(gain[at:], significance)):
+                best = (total, at - first, float(step))
+    if best is not None:
+        clock[best[1]:] += best[2]
+    return clock
+
+
+def clock_pull(fg: np.ndarray, bg: np.ndarray, rate: float, offset: float,
+               params: RefineParams = RefineParams()) -> float:
+    """The pull to the line offset + rate * fg: `clock_pull` times `rounding_spread` / (mean distance of the
+    recent decisions within `tolerance` of it), kept within [1, `pull_gain`] times: at a whole-number rate
+    the line is exact, and may outvote more pixel noise."""
+    residual = np.abs(bg - offset - rate * fg)
+    near = residual[residual <= params.tolerance]
+    spread = float(near.mean()) if near.size else params.rounding_spread
+    return params.clock_pull * min(params.pull_gain, max(1.0, params.rounding_spread / max(spread, 1e-9)))

@@ -12,7 +12,7 @@ per five frames against 5 * 0.2 = 1.0 for all-1 steps, so in a static stretch a 
 the path lag the clock by a frame every five. A pull to the line is zero exactly on round(c_i), so
 equal-cost stretches follow the clock, fractional rates included, and the DP stays a plain
 step-constrained DTW with the term folded into the costs. The line's slope and offset are re-fitted
-robustly from recent confident commits (`ClockTracker`), which follows drift (0.98..1.02) and the offset
+robustly from recent confident commits (`ClockLine`), which follows drift (0.98..1.02) and the offset
 jumps left by dropped or repeated bg frames. The weight is small (default 0.01 per bg frame, capped at 10
 frames) so any real content difference (0.1..0.3 between neighbouring frames) wins over the clock.
 
@@ -36,8 +36,9 @@ import math
 import numpy as np
 
 from ..decision import Decision, margin_confidence
-from ..kernels.dtw import fill_row, fit_clock, solve
+from ..kernels.dtw import fill_row, solve
 from ..params import AlignParams
+from .clock import ClockLine
 
 
 def default_max_step(rate: float) -> int:
@@ -48,58 +49,6 @@ def default_max_step(rate: float) -> int:
 def default_band(max_step: int) -> int:
     """Band width in bg frames: room for a few frames of start error and many steps of lookahead drift."""
     return max(48, 8 * max_step)
-
-
-class ClockTracker:
-    """Robust running fit of the clock line bg = offset + rate * fg from committed, confident decisions.
-
-    The offset is the median of (bg - rate * fg) over the last `recent` accepted points, so a dropped bg
-    frame moves it by one after a dozen frames and outliers do not move it at all. The rate is a ridge
-    least-squares slope over the last `history` points that lie within `tolerance` frames of the line,
-    pulled toward the nominal rate (prior_weight, in frames^2 of fg spread) and clamped to nominal *
-    (1 +- max_drift). Refitted every `refit_every` accepted points (a Numba kernel, O(history)).
-    Decisions below `min_confidence` (static stretches, held frames) are not used.
-    """
-
-    max_drift = 0.05  # the rate is clamped to nominal * (1 +- max_drift)
-
-    def __init__(self, rate: float, start: float, *, history: int = 512, recent: int = 25,
-                 min_confidence: float = 0.5, tolerance: float = 4.0, refit_every: int = 8,
-                 prior_weight: float = 1.0e4) -> None:
-        self.nominal = float(rate)
-        self.rate = float(rate)
-        self.offset = float(start)
-        self.recent, self.min_confidence, self.tolerance = recent, min_confidence, tolerance
-        self.refit_every, self.prior_weight = refit_every, prior_weight
-        self._fg = np.zeros(history, np.float64)
-        self._bg = np.zeros(history, np.float64)
-        self._count = 0  # accepted points so far (ring position = count % history)
-        self.steered = False  # a finer clock (the refiner's) sets the line: commits no longer refit it
-
-    def expected(self, fg: int) -> float:
-        """The clock line's bg position for fg frame `fg`."""
-        return self.offset + self.rate * fg
-
-    def add(self, fg: int, bg: int, confidence: float) -> bool:
-        """Offer a committed decision; returns whether it was confident enough to be used."""
-        if confidence < self.min_confidence:
-            return False
-        n = self._fg.shape[0]
-        self._fg[self._count % n] = fg
-        self._bg[self._count % n] = bg
-        self._count += 1
-        if self._count % self.refit_every == 0 and not self.steered:
-            self._refit()
-        return True
-
-    def steer(self, rate: float, offset: float) -> None:
-        """Take the line bg = offset + rate * fg from a finer clock; from now on only it moves the line."""
-        self.rate, self.offset, self.steered = float(rate), float(offset), True
-
-    def _refit(self) -> None:
-        rate, offset = fit_clock(self._fg, self._bg, self._count, self.recent, self.rate, self.nominal,
-                                 self.tolerance, self.prior_weight, self.max_drift)
-        self.rate, self.offset = float(rate), float(offset)
 
 
 class BandAligner:
@@ -124,12 +73,12 @@ class BandAligner:
         if self.max_step < 1:
             raise ValueError("max_step must be >= 1")
         self.band = default_band(self.max_step) if band is None else int(band)
-        if self.band <= self.max_step or self.band // 2 < math.ceil(rate * (1 + ClockTracker.max_drift)):
+        if self.band <= self.max_step or self.band // 2 < math.ceil(rate * (1 + ClockLine.max_drift)):
             raise ValueError(f"band {self.band} must exceed max_step {self.max_step} and twice the rate")
         self.lookahead = int(lookahead)
         self.rate_penalty, self.penalty_cap = float(rate_penalty), float(penalty_cap)
         self.confidence_scale = float(confidence_scale)
-        self.clock = ClockTracker(rate, start)
+        self.clock = ClockLine(rate, start)
 
     @property
     def rate_estimate(self) -> float:
@@ -250,7 +199,7 @@ class DTWAligner(BandAligner):
         self._first = fg_index
         floor = max(self._root, 0)
         old = self.clock
-        self.clock = ClockTracker(old.rate, start - old.rate * fg_index)
+        self.clock = ClockLine(old.rate, start - old.rate * fg_index)
         self.clock.nominal = old.nominal  # the prior and the drift clamp stay the streams' nominal rate
         self._next, self._root = fg_index, -1
         self._next_lo = self._lo0 = max(floor, int(start) - self.band // 2)

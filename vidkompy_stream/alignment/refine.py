@@ -15,12 +15,12 @@ pixels show clearly, a few frames off the line after fg dropped frames, costs a 
 one frame off (the cadence's clock below keeps the aligner's cap, `AlignParams.penalty_cap`: where bg shows
 each source frame 2-3 times, one bg frame is not the unit of a picture). The line has the rate the pixels
 measure (`clock.fit_rate`) and the offset at which the recent rows' and the segment's pixel costs, summed
-along the line, are least (`evidence_offset`), looked for within `tolerance` of the middle of the refiner's
-own recent decisions (`clock_offset`: it follows a dropped or repeated frame) and re-fitted with the
+along the line, are least (`clock.evidence_offset`), looked for within `tolerance` of the middle of the refiner's
+own recent decisions (`clock.clock_offset`: it follows a dropped or repeated frame) and re-fitted with the
 segment's own path until that settles (`passes`); the pull is stronger where those decisions sit on the line
-(`clock_pull`). The rate is the nominal one until the pixels show a drift that rows the fit had not seen
+(`clock.clock_pull`). The rate is the nominal one until the pixels show a drift that rows the fit had not seen
 bear out (`_rate`), and the line steps by whole fg frames where the segment's rows show a step
-(`jump_clock`: fg dropped or repeated frames), so that the pull holds no row on a line the clock has left.
+(`clock.jump_clock`: fg dropped or repeated frames), so that the pull holds no row on a line the clock has left.
 Where fg and bg were both converted from one source at a third frame rate, the clock follows that source's
 cadence instead (`cadence`: fitted to where the pixels put each fg frame, refitted every second).
 Settings: `RefineParams`. Confidence: 1 - exp(-margin / `confidence_scale`), margin = the cost of the best
@@ -43,110 +43,15 @@ import numpy as np
 
 from ..decision import Decision, margin_confidence
 from ..kernels.similarity import dot, normalised
-from ..params import REFINE_LEVELS, AlignParams, RateParams, RefineParams
+from ..params import REFINE_LEVELS, AlignParams, RefineParams
 from .cadence import Cadence, fit_cadence, subframe_minima
-from .clock import fit_rate, gain_is_significant, predicts_better, row_weights
+from .clock import clock_offset, clock_pull, evidence_offset, fit_rate, jump_clock, predicts_better, row_weights
 from .dtw import dtw_offline
 
 log = logging.getLogger(__name__)
 
 #: The settings the command runs with (`--refine fast`).
 DEFAULT = REFINE_LEVELS["fast"]
-
-
-def clock_offset(fg: np.ndarray, bg: np.ndarray, rate: float, params: RefineParams = DEFAULT) -> float | None:
-    """Offset a of the line bg = a + rate * fg through recent decisions (oldest first): the mean of the
-    offsets within `tolerance` of the median of the last `recent`; None with fewer than `min_decisions`."""
-    if len(fg) < params.min_decisions:
-        return None
-    offsets = np.asarray(bg, np.float64) - rate * np.asarray(fg, np.float64)
-    middle = np.median(offsets[-params.recent:])
-    return float(offsets[np.abs(offsets - middle) <= params.tolerance].mean())
-
-
-def line_costs(fg: np.ndarray, lo: np.ndarray, costs: np.ndarray, rate: float,
-               offsets: np.ndarray) -> np.ndarray:
-    """Each row's pixel cost where the line bg = offset + rate * fg crosses it, for each of `offsets` (a
-    (len(offsets), rows) array): read off by linear interpolation between the row's candidates (lo[i] + k
-    for column k), and the row's largest cost where the line leaves its band or a candidate is missing."""
-    costs = np.asarray(costs, np.float64)
-    width = costs.shape[1]
-    worst = np.where(np.isfinite(costs), costs, -np.inf).max(axis=1)
-    worst = np.where(np.isfinite(worst), worst, 1.0)
-    costs = np.where(np.isfinite(costs), costs, worst[:, None])
-    where = np.asarray(offsets, np.float64)[:, None] + rate * np.asarray(fg, np.float64)[None, :] - lo[None, :]
-    inside = (where >= 0.0) & (where <= width - 1)
-    left = np.clip(np.floor(where).astype(np.int64), 0, width - 2)
-    frac = np.clip(where - left, 0.0, 1.0)
-    index = np.arange(len(costs))[None, :]
-    along = (1.0 - frac) * costs[index, left] + frac * costs[index, left + 1]
-    return np.where(inside, along, worst[None, :])
-
-
-def evidence_offset(fg: np.ndarray, lo: np.ndarray, costs: np.ndarray, rate: float, guess: float,
-                    reach: float = DEFAULT.tolerance, step: float = 0.05,
-                    significance: float = RateParams.significance) -> float:
-    """Offset a of the line bg = a + rate * fg that the rows' pixel costs favour: the one within `reach`
-    frames of `guess` with the least mean cost along the line (`line_costs`), when the rows' costs along it
-    are lower than along the guess's by more than `significance` standard errors; else the guess.
-
-    The decisions a line is usually put through follow the line wherever the pixels are unsure (a slow or
-    still stretch), so a line through them keeps whatever offset it had; and each row's own minimum is
-    noisy on a soft picture (the best of a few near-equal candidates). Summed along a line, the rows'
-    costs keep their information and their noise averages out (the profile-likelihood view of a shift
-    estimate: the line that best explains every row at once). The test is paired, row by row
-    (`clock.gain_is_significant`): on a still stretch the costs favour no line, and noise alone must not
-    move the clock."""
-    steps = int(round(reach / step))
-    candidates = guess + step * np.arange(-steps, steps + 1)
-    along = line_costs(fg, np.asarray(lo, np.float64), costs, rate, candidates)
-    best = int(np.argmin(along.mean(axis=1)))
-    moved = best != steps and gain_is_significant(along[steps] - along[best], significance)
-    return float(candidates[best]) if moved else guess
-
-
-def jump_clock(fg: np.ndarray, lo: np.ndarray, costs: np.ndarray, rate: float, offset: float, first: int,
-               params: RefineParams = DEFAULT, significance: float = RateParams.significance) -> np.ndarray:
-    """The clock position of each row from `first` on (the rows before it: recent decisions' rows near the
-    line): the line offset + rate * fg, moved from one row on by a whole number of fg frames (up to `jump`
-    either way) where the rows from there on are cheaper along the moved line than along the line itself by
-    more than `significance` standard errors (`clock.gain_is_significant`, over at least `min_jump_rows`
-    rows) and, on average, by at least half what the rows before it (at least `min_decisions` of them: a
-    line to step from) lose by the move; of those, the move that gains most.
-
-    A dropped or repeated fg frame moves bg's clock by a whole fg frame at once. A line through the recent
-    decisions follows such a step only once most of them are past it, and the pull to the line holds every
-    row before that on the old line where the pixels are unsure; a step the segment's own rows show is taken
-    where they show it (a change point of the offset, as in Killick, Fearnhead & Eckley 2012, "Optimal
-    detection of changepoints with a linear computational cost", JASA 107, with one change per segment). A
-    step moves the line from where the rows before it fit to where the rows after it fit, so each side
-    favours its own about as much; a bg that lags (an encoder skipped the blocks that changed little) favours
-    the later frame a little everywhere, and a still stretch favours nothing, which is no step."""
-    clock = offset + rate * np.asarray(fg[first:], np.float64)
-    steps = np.array([k for k in range(-params.jump, params.jump + 1) if k], np.float64) * rate
-    along = line_costs(fg, np.asarray(lo, np.float64), costs, rate, offset + np.r_[0.0, steps])
-    best: tuple[float, int, float] | None = None
-    for step, moved in zip(steps, along[1:]):
-        gain = along[0] - moved
-        for at in range(max(first, params.min_decisions), len(gain) - params.min_jump_rows + 1):
-            total = float(gain[at:].sum())
-            before = float(gain[:at].mean()) if at else 0.0
-            if ((best is None or total > best[0]) and total / (len(gain) - at) >= -before / 2
-                    and gain_is_significant(gain[at:], significance)):
-                best = (total, at - first, float(step))
-    if best is not None:
-        clock[best[1]:] += best[2]
-    return clock
-
-
-def clock_pull(fg: np.ndarray, bg: np.ndarray, rate: float, offset: float, params: RefineParams = DEFAULT) -> float:
-    """The pull to the line offset + rate * fg: `clock_pull` times `rounding_spread` / (mean distance of the
-    recent decisions within `tolerance` of it), kept within [1, `pull_gain`] times: at a whole-number rate
-    the line is exact, and may outvote more pixel noise."""
-    residual = np.abs(bg - offset - rate * fg)
-    near = residual[residual <= params.tolerance]
-    spread = float(near.mean()) if near.size else params.rounding_spread
-    return params.clock_pull * min(params.pull_gain, max(1.0, params.rounding_spread / max(spread, 1e-9)))
 
 
 def unit(small: np.ndarray, params: RefineParams = DEFAULT) -> np.ndarray:

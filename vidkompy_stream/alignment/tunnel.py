@@ -6,7 +6,7 @@ band, max_step, lookahead, expected), so the two can be compared. The idea is th
 best, then a backward pass, then merge the two monotonically), made streaming with a fixed lag of L frames:
 
 * Costs: each pushed row gets DTW's small pull to the clock line (`fill_row`: 0.01 per bg frame away from
-  c_i = offset + rate * i, capped at 10 frames); `ClockTracker` follows the line from confident commits
+  c_i = offset + rate * i, capped at 10 frames); `clock.ClockLine` follows the line from confident commits
   (drift, dropped bg frames), so equal-cost (static) stretches follow the clock.
 * Forward pass, at push time: row n takes its cheapest cell in [a, a + K] (K = max_step) from the anchor a
   (row 0: its whole window, open begin). Then the head: row n's cheapest cell within K of that pick and
