@@ -37,7 +37,6 @@ import dataclasses
 import math
 
 import numpy as np
-from scipy import special
 
 from ..kernels.dtw import fit_clock
 from ..params import RateParams, RefineParams
@@ -132,7 +131,10 @@ def gain_is_significant(gain: np.ndarray, significance: float) -> bool:
 def _t_quantile(significance: float, dof: float) -> float:
     """Student's t quantile at `dof` degrees of freedom for the tail probability of `significance` normal
     standard errors (`special.stdtrit`, which `scipy.stats.t.ppf` calls: scipy.stats alone costs each process
-    about a second and 50 MB to import)."""
+    about a second and 50 MB to import). Imported here, at the first rate test: a run with given timing, which
+    makes none, never loads scipy."""
+    from scipy import special
+
     return float(special.stdtrit(dof, special.ndtr(significance)))
 
 
