@@ -10,7 +10,7 @@ defaults are what the command runs.
 import dataclasses
 from fractions import Fraction
 
-__all__ = ["SearchParams", "AlignParams", "RefineParams", "LockParams", "RateParams", "REFINE_LEVELS"]
+__all__ = ["SearchParams", "AlignParams", "RefineParams", "ClockParams", "LockParams", "RateParams", "REFINE_LEVELS"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +81,20 @@ class RateParams:
 
 
 @dataclasses.dataclass(frozen=True)
+class ClockParams:
+    """How the aligner fits its clock line to its own confident decisions, until the refiner's pixel evidence
+    steers it (`clock.ClockLine`)."""
+
+    history: int = 512  #: decisions: the rate is fitted over the last this many used
+    recent: int = 25  #: decisions: the offset is the median of the last this many used
+    min_confidence: float = 0.5  #: less confident decisions (still stretches, held frames) are not used
+    tolerance: float = 4.0  #: bg frames: decisions farther from the line do not fit the rate
+    refit_every: int = 8  #: decisions used between refits
+    prior_weight: float = 1.0e4  #: fg frames^2: the ridge's pull of the rate toward the nominal one
+    max_drift: float = 0.05  #: the rate is kept within nominal * (1 +- this)
+
+
+@dataclasses.dataclass(frozen=True)
 class LockParams:
     """When lock is lost, and how far ahead bg is searched for fg (`reacquire`)."""
 
@@ -116,6 +130,7 @@ class AlignParams:
     min_rows: int = 48  #: rows with a clear minimum before a cadence is fitted (2 s at 24 fps)
     cadence_better: float = 0.6  #: a cadence is kept when its residual is below this share of the line's
     rate: RateParams = RateParams()  #: the rate fit
+    clock: ClockParams = ClockParams()  #: the aligner's own clock fit
     lock: LockParams = LockParams()  #: loss of lock
 
 

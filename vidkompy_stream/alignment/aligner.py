@@ -134,7 +134,7 @@ class AlignedTiming:
         self.nominal = float(bg.rate / fg.rate)
         self.aligner = ENGINES[engine](self.nominal, max(0, start), lookahead, band=band_width(self.nominal, params),
                                        rate_penalty=params.penalty, penalty_cap=params.penalty_cap,
-                                       confidence_scale=params.confidence_scale)
+                                       confidence_scale=params.confidence_scale, clock=params.clock)
         needed = bg_frames_needed(fg, bg, lookahead, level, params)
         if bg_ring.capacity < needed or fg_ring.capacity < fg_frames_needed(lookahead, level):
             raise ValueError("rings too small for the aligner's lookahead")

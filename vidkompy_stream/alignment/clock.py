@@ -39,7 +39,7 @@ import math
 import numpy as np
 
 from ..kernels.dtw import fit_clock
-from ..params import RateParams, RefineParams
+from ..params import ClockParams, RateParams, RefineParams
 
 #: Variance (frames^2) of where the right bg frame lies about the exact line: nearest-frame rounding.
 ROUNDING_VARIANCE = 1.0 / 12.0
@@ -245,21 +245,16 @@ class ClockLine:
     least-squares slope over the last `history` points that lie within `tolerance` frames of the line,
     pulled toward the nominal rate (prior_weight, in frames^2 of fg spread) and clamped to nominal *
     (1 +- max_drift). Refitted every `refit_every` accepted points (a Numba kernel, O(history)).
-    Decisions below `min_confidence` (static stretches, held frames) are not used.
+    Decisions below `min_confidence` (static stretches, held frames) are not used. Settings: `ClockParams`.
     """
 
-    max_drift = 0.05  # the rate is clamped to nominal * (1 +- max_drift)
-
-    def __init__(self, rate: float, start: float, *, history: int = 512, recent: int = 25,
-                 min_confidence: float = 0.5, tolerance: float = 4.0, refit_every: int = 8,
-                 prior_weight: float = 1.0e4) -> None:
+    def __init__(self, rate: float, start: float, params: ClockParams = ClockParams()) -> None:
         self.nominal = float(rate)
         self.rate = float(rate)
         self.offset = float(start)
-        self.recent, self.min_confidence, self.tolerance = recent, min_confidence, tolerance
-        self.refit_every, self.prior_weight = refit_every, prior_weight
-        self._fg = np.zeros(history, np.float64)
-        self._bg = np.zeros(history, np.float64)
+        self.params = params
+        self._fg = np.zeros(params.history, np.float64)
+        self._bg = np.zeros(params.history, np.float64)
         self._count = 0  # accepted points so far (ring position = count % history)
         self.steered = False  # a finer clock (the refiner's) sets the line: commits no longer refit it
 
@@ -269,13 +264,13 @@ class ClockLine:
 
     def add(self, fg: int, bg: int, confidence: float) -> bool:
         """Offer a committed decision; returns whether it was confident enough to be used."""
-        if confidence < self.min_confidence:
+        if confidence < self.params.min_confidence:
             return False
         n = self._fg.shape[0]
         self._fg[self._count % n] = fg
         self._bg[self._count % n] = bg
         self._count += 1
-        if self._count % self.refit_every == 0 and not self.steered:
+        if self._count % self.params.refit_every == 0 and not self.steered:
             self._refit()
         return True
 
@@ -284,8 +279,9 @@ class ClockLine:
         self.rate, self.offset, self.steered = float(rate), float(offset), True
 
     def _refit(self) -> None:
-        rate, offset = fit_clock(self._fg, self._bg, self._count, self.recent, self.rate, self.nominal,
-                                 self.tolerance, self.prior_weight, self.max_drift)
+        p = self.params
+        rate, offset = fit_clock(self._fg, self._bg, self._count, p.recent, self.rate, self.nominal, p.tolerance,
+                                 p.prior_weight, p.max_drift)
         self.rate, self.offset = float(rate), float(offset)
 
 

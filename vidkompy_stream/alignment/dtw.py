@@ -37,7 +37,7 @@ import numpy as np
 
 from ..decision import Decision, margin_confidence
 from ..kernels.dtw import fill_row, solve
-from ..params import AlignParams
+from ..params import AlignParams, ClockParams
 from .clock import ClockLine
 
 
@@ -63,7 +63,7 @@ class BandAligner:
     _finished: bool
 
     def __init__(self, rate: float, start: int, lookahead: int, band: int | None, max_step: int | None,
-                 rate_penalty: float, penalty_cap: float, confidence_scale: float) -> None:
+                 rate_penalty: float, penalty_cap: float, confidence_scale: float, clock: ClockParams) -> None:
         """Check and keep the parameters both aligners take (see DTWAligner) and start the clock."""
         if not rate > 0 or not math.isfinite(rate):
             raise ValueError(f"rate must be positive, got {rate}")
@@ -73,12 +73,12 @@ class BandAligner:
         if self.max_step < 1:
             raise ValueError("max_step must be >= 1")
         self.band = default_band(self.max_step) if band is None else int(band)
-        if self.band <= self.max_step or self.band // 2 < math.ceil(rate * (1 + ClockLine.max_drift)):
+        if self.band <= self.max_step or self.band // 2 < math.ceil(rate * (1 + clock.max_drift)):
             raise ValueError(f"band {self.band} must exceed max_step {self.max_step} and twice the rate")
         self.lookahead = int(lookahead)
         self.rate_penalty, self.penalty_cap = float(rate_penalty), float(penalty_cap)
         self.confidence_scale = float(confidence_scale)
-        self.clock = ClockLine(rate, start)
+        self.clock = ClockLine(rate, start, clock)
 
     @property
     def rate_estimate(self) -> float:
@@ -138,8 +138,8 @@ class DTWAligner(BandAligner):
     def __init__(self, rate: float, start: int, lookahead: int, *, band: int | None = None,
                  max_step: int | None = None, rate_penalty: float = AlignParams.penalty,
                  penalty_cap: float = AlignParams.penalty_cap,
-                 confidence_scale: float = AlignParams.confidence_scale) -> None:
-        super().__init__(rate, start, lookahead, band, max_step, rate_penalty, penalty_cap, confidence_scale)
+                 confidence_scale: float = AlignParams.confidence_scale, clock: ClockParams = ClockParams()) -> None:
+        super().__init__(rate, start, lookahead, band, max_step, rate_penalty, penalty_cap, confidence_scale, clock)
         rows, width = self.lookahead + 1, self.band
         self._cost = np.full((rows, width), np.inf)
         self._acc = np.full((rows, width), np.inf)
@@ -199,7 +199,7 @@ class DTWAligner(BandAligner):
         self._first = fg_index
         floor = max(self._root, 0)
         old = self.clock
-        self.clock = ClockLine(old.rate, start - old.rate * fg_index)
+        self.clock = ClockLine(old.rate, start - old.rate * fg_index, old.params)
         self.clock.nominal = old.nominal  # the prior and the drift clamp stay the streams' nominal rate
         self._next, self._root = fg_index, -1
         self._next_lo = self._lo0 = max(floor, int(start) - self.band // 2)

@@ -60,7 +60,7 @@ import numpy as np
 
 from ..decision import Decision, margin_confidence
 from ..kernels.tunnel import cheapest, commit, last_finite
-from ..params import AlignParams
+from ..params import AlignParams, ClockParams
 from .dtw import BandAligner
 
 
@@ -75,8 +75,8 @@ class TunnelAligner(BandAligner):
     def __init__(self, rate: float, start: int, lookahead: int, *, band: int | None = None,
                  max_step: int | None = None, radius: int | None = None, rate_penalty: float = AlignParams.penalty,
                  penalty_cap: float = AlignParams.penalty_cap,
-                 confidence_scale: float = AlignParams.confidence_scale) -> None:
-        super().__init__(rate, start, lookahead, band, max_step, rate_penalty, penalty_cap, confidence_scale)
+                 confidence_scale: float = AlignParams.confidence_scale, clock: ClockParams = ClockParams()) -> None:
+        super().__init__(rate, start, lookahead, band, max_step, rate_penalty, penalty_cap, confidence_scale, clock)
         self.radius = 2 * self.max_step if radius is None else int(radius)
         if self.radius < 0:
             raise ValueError("radius must be >= 0")
