@@ -1,46 +1,25 @@
 """Frame fingerprints for temporal alignment: which bg frame does this fg frame show?
 
 A fingerprint is computed from a small luma thumbnail of the frame (fg, or the bg crop under the fg rect):
-the crop is box-shrunk by an integer factor f with INTER_AREA (halving steps, then one odd step: OpenCV's fast
-paths; one non-integer step costs ~7x more), f chosen so the thumbnail has about `AlignParams.thumb_area` = 96x54 pixels
-(720p: f=12, 106x60; 1080p: f=20, 96x54). From it, in one Numba pass (kernels/similarity.py):
+the crop is box-shrunk by an integer factor f with INTER_AREA (halving steps, then one odd step: OpenCV's
+fast paths), f chosen so the thumbnail has about `AlignParams.thumb_area` (96x54) pixels. From it, in one
+Numba pass (`kernels.similarity.thumb_features`):
 
-* gradient vector: 3x3 Sobel gx and gy of the thumbnail interior, zero-mean, unit-norm (weight `AlignParams.w_grad` = 0.7);
-* thumbnail vector: the luma itself, zero-mean, unit-norm (weight `AlignParams.w_thumb` = 0.3).
+* gradient vector: 3x3 Sobel gx and gy of the thumbnail interior (Sobel & Feldman 1968), zero-mean,
+  unit-norm (weight `AlignParams.w_grad`);
+* thumbnail vector: the luma itself, zero-mean, unit-norm (weight `AlignParams.w_thumb`).
 
-cost = sum of weight * (1 - ZNCC): ~0 for the same content, ~1 for unrelated content, blind to luma gain and
-offset (a frame with no contrast matches only another flat frame). Measured by scripts/bench_fingerprint.py on
-the 20 scenarios of /tmp/vidkompy-suite (bg crf 33): "nn" = share of fg frames whose argmin over bg frames
-[lo-3, hi+3] is a true frame; margin = mean (best wrong cost - best true cost).
-
-    component alone        mean nn   min nn  scenarios >= 99 %   mean margin
-    chosen 0.7g + 0.3t      97.0 %   82.8 %   13/20              0.113
-    gradient                97.0 %   82.8 %   13/20              0.134
-    thumbnail               96.6 %   83.3 %   13/20              0.061   (letterbox 90.8 %; at 32x18: mean 94.2)
-    pHash (cv2.img_hash)    69.1 %   30.8 %    0/20              0.103   (2*Hamming/64)
-    AverageHash             65.7 %   28.0 %    0/20              0.061
-    BlockMeanHash 256 bit   79.1 %   28.8 %    0/20              (and ~270 us/frame: it resizes to 256x256)
-    12-bin z-score hist     44.8 %    8.4 %    0/20              0.007   (dark: 12.7 %)
-
-Kept: the gradient (most discriminating; on letterbox it reaches 99.2 % where the plain thumbnail gets 90.8 %
-and a full-resolution pixel ZNCC 92.4 %) plus the thumbnail (same nn rate; it carries the cost on content
-with weak edges and keeps the chosen cost from resting on a single feature). Dropped: every perceptual hash
-(64 bits cannot tell adjacent frames apart; pHash or aHash at weight 0.1 lowered the mean nn rate by ~1 point,
-fps_ntsc_25 by up to 9) and the histogram (z-scored so a bg brightness shift cannot move it, it is still
-blind to motion; at weight 0.1 it cost 0.5 points). A Gaussian blur to match bg softness hurt (-2 points):
-the box shrink already equalises sharpness. Thumbnail size: 16x9 92.1 %, 32x18 94.2 %, 64x36 96.2 %,
-96x54 96.8 % (mean nn, python prototype).
-
-Per scenario (chosen): 99.6-99.7 % on bg_exposure, drift_*, dropped, edge_bottomright, fps_24_60, fps_25_30,
-fps_50_25, large_fg, offset_12s, static; letterbox 99.2; edge_topleft 98.8; dark 98.7; small_fg 98.0;
-fps_2997_over_25 97.8 (inexact truth); offset_1s 84.3, scene_cut 85.7, fps_ntsc_25 82.8. The single miss in
-the 99.6 % cases is the ping-pong turn of the 250-frame bikes source (bg 248 and 250 show the same source
-frame). The big-buck-bunny scenarios hold runs of near-duplicate source frames: a full-resolution pixel ZNCC
-gets only 85 % there too, so those are ties that no fingerprint can break.
-
-Speed (one core, busy 2-core machine): 720p crop ~0.32 ms (~3100 fingerprints/s), 1080p ~0.5 ms (~2000/s),
-most of it the shrink. A fingerprint is ~60-72 KiB of float32; costs() for 100 candidates takes 0.15-0.5 ms,
-bound by memory bandwidth when the window is not in cache (~1.5 us per candidate when it is).
+cost = sum of weight * (1 - ZNCC): ~0 for the same content, ~1 for unrelated content. Zero-mean normalised
+cross-correlation (e.g. Lewis 1995, "Fast normalized cross-correlation", Vision Interface) is blind to luma
+gain and offset, so a graded or differently exposed bg costs nothing; a frame with no contrast matches only
+another flat frame. Why these two: the aligner must tell *adjacent* frames apart, which only pixel-level
+features do. The gradient carries the edges that move between frames and ignores smooth shading (it holds on
+letterboxed and soft pictures); the thumbnail carries content with weak edges, so the cost never rests on one
+feature. Perceptual hashes (pHash, average and block-mean hashes; Zauner 2010, "Implementation and
+benchmarking of perceptual image hash functions") are built to match a picture *despite* small changes, and
+64 bits cannot tell neighbouring frames apart; luma histograms are blind to motion. The box shrink already
+equalises fg's sharpness with a soft bg's. The comparisons behind these choices, and the fingerprints' speed,
+are in BENCHMARKS.md ("Fingerprints").
 """
 
 from __future__ import annotations
