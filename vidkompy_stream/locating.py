@@ -88,7 +88,7 @@ def _scaled(fg: Source, scale: Fraction, why: str) -> Source:
     return dataclasses.replace(fg, reader=ScaledReader(fg.reader, fmt))
 
 
-def _scan(opts: Options, inputs: "Inputs", fg_ring: FrameRing, bg_frames: int, seconds: Fraction,
+def _scan(opts: Options, inputs: Inputs, fg_ring: FrameRing, bg_frames: int, seconds: Fraction,
           params: SearchParams, first: int = 0) -> tuple[Found, FrameRing]:
     """Find fg in bg's first `seconds` (reading both), with templates from fg frame `first` on; the bg ring
     returned (at least `bg_frames` long) holds the frames from about the found start on. A bg file is searched
@@ -211,11 +211,3 @@ def located(opts: Options, inputs: Inputs, fg_frames: int, bg_frames: int,
         fg = _scaled(dataclasses.replace(fg, reader=ReplayReader(fg_ring, fg.reader)), scale, "--scale auto")
         fg_ring = FrameRing(fg.reader, fg_ring.capacity)
     return fg, fg_ring, bg_ring, found, scale
-
-
-def placement_comment(found: Found) -> str:
-    p = found.placement
-    return (f"placement x={p.x} y={p.y} score={p.score:.4f} detail={p.detail:.4f} margin={p.margin:.4f} "
-            f"templates={p.agreeing}/{p.templates} seed_fg={p.fg_frame} seed_bg={p.bg_frame} "
-            f"offset={found.offset}")
-

@@ -15,9 +15,9 @@ from .io.mapping import MappingWriter
 from .io.outputs import AudioSource, EncoderSettings, EncoderSink, Sink, Y4MFileSink, Y4MSink, pick_audio
 from .io.processes import ChildGroup
 from .io.y4m import Y4MFormat
-from .locating import placement_comment
 from .options import Options
 from .params import REFINE_LEVELS, RefineParams
+from .search.placement import Found
 
 if TYPE_CHECKING:
     from .pipeline import Job
@@ -30,6 +30,14 @@ def choose_audio(opts: Options, fg: Source, bg: Source, offset: float) -> AudioS
     return pick_audio(opts.audio,
                       AudioSource(fg.media, 0.0, "fg") if fg.media and fg.info and fg.info.has_audio else None,
                       AudioSource(bg.media, offset, "bg") if bg.media and bg.info and bg.info.has_audio else None)
+
+
+def _placement_comment(found: Found) -> str:
+    """The --map-out comment line recording what the search found (`read_mapping` skips comments)."""
+    p = found.placement
+    return (f"placement x={p.x} y={p.y} score={p.score:.4f} detail={p.detail:.4f} margin={p.margin:.4f} "
+            f"templates={p.agreeing}/{p.templates} seed_fg={p.fg_frame} seed_bg={p.bg_frame} "
+            f"offset={found.offset}")
 
 
 class Output:
@@ -56,7 +64,7 @@ class Output:
         if self.map_out is not None and job.scale != 1:
             self.map_out.comment(f"scale {job.scale} (fg resized before x,y apply; replay with --scale {job.scale})")
         if self.map_out is not None and job.found is not None:
-            self.map_out.comment(placement_comment(job.found))
+            self.map_out.comment(_placement_comment(job.found))
 
     def emit(self, decision: Decision) -> None:
         i, fg_ring = decision.fg_frame, self.job.fg_ring

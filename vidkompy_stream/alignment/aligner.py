@@ -126,10 +126,11 @@ class AlignedTiming:
         frame: fg was started earlier; they are shown over bg frame 0, as nothing nearer exists). ahead: bg's
         luma planes from a given frame on, from a second decoder (a bg file), for searching ahead after an edit
         without moving the run's own bg."""
+        x, y = position
         self.fg, self.bg = fg, bg
         x0, y0, x1, y1 = _compared_box(fg, bg, position, fg_ring, params)
         self.fg_box = (slice(y0, y1), slice(x0, x1))
-        self.box = (slice(position[1] + y0, position[1] + y1), slice(position[0] + x0, position[0] + x1))
+        self.box = (slice(y + y0, y + y1), slice(x + x0, x + x1))
         self.fg_ring, self.bg_ring = fg_ring, bg_ring
         self.nominal = float(bg.rate / fg.rate)
         self.aligner = ENGINES[engine](self.nominal, max(0, start), lookahead, band=band_width(self.nominal, params),
