@@ -150,10 +150,11 @@ def _front(camera: str, size: tuple[int, int], rate: int, opacity: float, layer:
 
 
 def _pan(big: tuple[int, int], size: tuple[int, int], rate: int, speed: float, opacity: float = 0.4,
-         picture: str = "") -> str:
+         picture: str = "", layer: str = "") -> str:
     """A camera panning at about `speed` px/s over `picture` (a graph making a `big` picture in gbrp; by default
-    a still), behind the scrolling layer."""
-    return _front(f"{picture or _still(big, rate, 2.5)},{_window(big, size, speed, 0)}", size, rate, opacity)
+    a still), behind `layer` (`_front`'s: by default the scrolling one)."""
+    return _front(f"{picture or _still(big, rate, 2.5)},{_window(big, size, speed, 0)}", size, rate, opacity,
+                  layer)
 
 
 def _zoom(big: tuple[int, int], size: tuple[int, int], rate: int) -> str:

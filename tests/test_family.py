@@ -96,8 +96,7 @@ def test_a_pan_shows_a_new_picture_every_frame(rate: int, picture: str, layer: s
     pictures = {"still": family._still(big, rate, 2.5), "automaton": family._automaton(big, rate),
                 "gradients": family._drifting(big, rate, 0.01, 3)}
     layers = {"scrolling": "", "boiling": family._boiling((width, height), rate)}
-    camera = f"{pictures[picture]},{family._window(big, (width, height), 3.0, 0)}"
-    graph = family._front(camera, (width, height), rate, 0.25, layers[layer])
+    graph = family._pan(big, (width, height), rate, 3.0, 0.25, pictures[picture], layers[layer])
     raw = subprocess.run([find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", graph,
                           "-t", str(seconds), "-f", "rawvideo", "-pix_fmt", "gray", "-"], capture_output=True,
                          check=True).stdout
