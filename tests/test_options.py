@@ -1,10 +1,11 @@
 """The options dataclass is the CLI: every field is a flag, documented in --help and in the README."""
 
 import dataclasses
+from fractions import Fraction
 from pathlib import Path
 
 from vidkompy_stream.cli import _parser
-from vidkompy_stream.options import Options
+from vidkompy_stream.options import Options, read_ahead
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -27,3 +28,11 @@ def test_defaults_parse_to_the_dataclass_defaults() -> None:
     assert opts == Options(bg="b.mp4")
     assert (opts.vcodec, opts.audio, opts.pix_fmt, opts.feather, opts.overwrite) == ("libx264", "auto", "yuv420p", 0,
                                                                                      False)
+
+
+def test_read_ahead_by_default_only_with_a_given_timing() -> None:
+    assert read_ahead(Options(bg="b.mp4")) == 0
+    assert read_ahead(Options(bg="b.mp4", offset=Fraction(1))) == 16
+    assert read_ahead(Options(bg="b.mp4", map_in="m.csv")) == 16
+    assert read_ahead(Options(bg="b.mp4", offset=Fraction(1), read_ahead=0)) == 0
+    assert read_ahead(Options(bg="b.mp4", read_ahead=4)) == 4

@@ -154,6 +154,18 @@ def test_y4m_file_output_is_written_directly(run_tool: RunTool, media: dict[str,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["OUT.Y4M"], "no partial file, no refused output"
 
 
+def test_read_ahead_changes_no_frame(run_tool: RunTool, media: dict[str, Path]) -> None:
+    """Decoders read ahead (the default with a given timing, and a tiny read-ahead that splits every frame across
+    buffers) or not: the same y4m, byte for byte. A negative read-ahead is refused."""
+    args = ["--fg", str(media["fg"]), "--bg", str(media["bg"]), "--x", "48", "--y", "24", "--offset", "1", "-o", "-"]
+    outputs = [run_tool([*args, *extra]) for extra in ([], ["--read-ahead", "0"], ["--read-ahead", "1"])]
+    assert all(done.returncode == 0 for done in outputs), [done.stderr for done in outputs]
+    assert len(read_y4m_frames(outputs[0].stdout)[1]) == 50
+    assert outputs[0].stdout == outputs[1].stdout == outputs[2].stdout
+    refused = run_tool([*args, "--read-ahead", "-1"])
+    assert refused.returncode == 2 and b"--read-ahead must not be negative" in refused.stderr, refused.stderr
+
+
 def test_decoders_share_the_cores(run_tool: RunTool, media: dict[str, Path]) -> None:
     done = run_tool(["--fg", str(media["fg"]), "--bg", str(media["bg"]), "--x", "48", "--y", "24", "--offset", "1",
                      "-o", "-", "-v"])

@@ -214,10 +214,11 @@ def feed_frames(tool: subprocess.Popen, writer: Y4MWriter, frame: np.ndarray, co
 def test_ffmpeg_child_killed_mid_run(clips: dict[str, Path], tmp_path: Path, victim: str, message: str) -> None:
     """Kill one ffmpeg child while the tool waits for more fg on stdin (so the run is surely mid-way): one
     line, exit 1, no output file, no child left. The bg decoder is still alive then: 1000 frames of bg do
-    not fit in the pipe, so it blocks until the tool reads on."""
+    not fit in the pipe, so it blocks until the tool reads on (with no read-ahead: 16 MiB would hold them all)."""
     tag = uuid.uuid4().hex
     bg = str(clips["long_bg.mkv"])
-    tool = subprocess.Popen([sys.executable, "-m", "vidkompy_stream", "--bg", bg, *GIVEN, "-o", "out.mp4"],
+    tool = subprocess.Popen([sys.executable, "-m", "vidkompy_stream", "--bg", bg, *GIVEN, "--read-ahead", "0", "-o",
+                             "out.mp4"],
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path,
                             env={**os.environ, TAG: tag}, bufsize=0)
     fmt = Y4MFormat(32, 16, Fraction(25))

@@ -22,7 +22,7 @@ from .io.framering import FrameRing
 from .io.inputs import Source, Span, open_source, seek_time
 from .io.processes import ChildGroup
 from .io.scaling import ReplayReader, ScaledReader, scaled_format
-from .options import Options
+from .options import Options, read_ahead
 from .params import SearchParams
 from .search.placement import Found, PlacementSearch, fg_ring_capacity
 
@@ -43,7 +43,8 @@ class Inputs:
         source = self.given.get(role)
         if source is None:
             assert spec is not None
-            source = open_source(role, spec, self.exe, self.opts.pix_fmt, self.group)
+            source = open_source(role, spec, self.exe, self.opts.pix_fmt, self.group,
+                                 read_ahead=read_ahead(self.opts))
         self.stack.callback(source.close)
         if role == "fg" and self.opts.scale is not None and self.opts.scale != 1:
             source = _scaled(source, self.opts.scale, "--scale")

@@ -31,7 +31,7 @@ from .io.atomicfile import partial_name, remove_quietly
 from .io.inputs import Span, ffmpeg_command, open_source, probe, seek_time
 from .io.outputs import AudioSource, pick_audio
 from .io.processes import ChildGroup
-from .options import Options
+from .options import Options, read_ahead
 from .search.spatial import shrink
 
 
@@ -84,7 +84,7 @@ def run_part(opts: Options, index: int, first: int, frames: int | None, folder: 
     track = Track()
     with ChildGroup() as group:
         fg_span = Span(seek_time(first, fg_rate), frames)
-        fg = open_source("fg", opts.fg, exe, opts.pix_fmt, group, fg_span)
+        fg = open_source("fg", opts.fg, exe, opts.pix_fmt, group, fg_span, read_ahead(opts))
         if prior is None:
             bg_first, start = 0, None
             job = _options(opts, path)
@@ -92,7 +92,8 @@ def run_part(opts: Options, index: int, first: int, frames: int | None, folder: 
         else:
             predicted = date(opts, exe, prior, first, params)
             bg_first = max(0, math.floor(predicted - params.lead_seconds * prior.bg_rate))
-            bg = open_source("bg", opts.bg, exe, opts.pix_fmt, group, Span(seek_time(bg_first, prior.bg_rate)))
+            bg = open_source("bg", opts.bg, exe, opts.pix_fmt, group, Span(seek_time(bg_first, prior.bg_rate)),
+                             read_ahead(opts))
             start = Fraction(predicted - bg_first).limit_denominator(1 << 20) / prior.bg_rate
             job = _options(opts, path, x=prior.x, y=prior.y, scale=prior.scale)
             sources = {"fg": fg, "bg": bg}

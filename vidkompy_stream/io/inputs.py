@@ -182,7 +182,8 @@ def probe(exe: str, path: str, role: str) -> MediaInfo:
     )
 
 
-def _decode(exe: str, path: str, role: str, pix_fmt: str, group: ChildGroup, span: Span | None = None) -> Source:
+def _decode(exe: str, path: str, role: str, pix_fmt: str, group: ChildGroup, span: Span | None,
+            read_ahead: int) -> Source:
     info = probe(exe, path, role)
     if info.fps and info.tbr and abs(info.fps - info.tbr) > 0.01 * info.tbr:
         log.info(
@@ -195,10 +196,10 @@ def _decode(exe: str, path: str, role: str, pix_fmt: str, group: ChildGroup, spa
         stream = stream.filter("setpts", "PTS-STARTPTS")
     limit = {} if span is None or span.frames is None else {"frames:v": span.frames}
     graph = stream.output("pipe:", format="yuv4mpegpipe", pix_fmt=pix_fmt, fps_mode="cfr", **limit)
-    child = group.spawn(f"{role} decoder", ffmpeg_command(exe, graph))
-    assert child.proc.stdout is not None
+    child = group.spawn(f"{role} decoder", ffmpeg_command(exe, graph), read_ahead=read_ahead)
+    assert child.output is not None
     try:
-        reader = InputReader(child.proc.stdout, role, child, path)
+        reader = InputReader(child.output, role, child, path)
     except Y4MError:
         child.wait()
         raise VidkompyError(f"{role}: ffmpeg could not decode {path}: {child.failure()}") from None
@@ -209,9 +210,11 @@ def _is_y4m_file(stream: io.BufferedReader) -> bool:
     return stream.peek(len(MAGIC))[: len(MAGIC)] == MAGIC
 
 
-def open_source(role: str, spec: str, exe: str, pix_fmt: str, group: ChildGroup, span: Span | None = None) -> Source:
+def open_source(role: str, spec: str, exe: str, pix_fmt: str, group: ChildGroup, span: Span | None = None,
+                read_ahead: int = 0) -> Source:
     """Open one input: '-' (y4m on stdin), a y4m file or pipe, or a media file to decode (from `span.seek` on,
-    `span.frames` frames at most, when a span is given: media files only)."""
+    `span.frames` frames at most, when a span is given: media files only; with `read_ahead` MiB of its output read
+    ahead by a thread, `ReadAhead`)."""
     if spec == "-":
         if sys.stdin.isatty():
             raise VidkompyError(f"{role}: stdin is a terminal; pipe y4m into it or pass --{role} FILE")
@@ -237,4 +240,4 @@ def open_source(role: str, spec: str, exe: str, pix_fmt: str, group: ChildGroup,
             stream.close()
             raise
     stream.close()
-    return _decode(exe, spec, role, pix_fmt, group, span)
+    return _decode(exe, spec, role, pix_fmt, group, span, read_ahead)

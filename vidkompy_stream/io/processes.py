@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import IO
 
 from ..errors import VidkompyError
+from .readahead import ReadAhead
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,8 @@ def strip_context(line: str) -> str:
 class Child:
     """One ffmpeg subprocess, its stderr drained by a thread into a short tail for error messages."""
 
-    def __init__(self, role: str, cmd: Sequence[str], stdin: int | IO[bytes] | None, stdout: int | None) -> None:
+    def __init__(self, role: str, cmd: Sequence[str], stdin: int | IO[bytes] | None, stdout: int | None,
+                 read_ahead: int = 0) -> None:
         self.role = role
         self.cmd = list(cmd)
         log.debug("%s: %s", role, subprocess.list2cmdline(self.cmd))
@@ -62,6 +64,10 @@ class Child:
         )
         enlarge_pipe(self.proc.stdout)
         enlarge_pipe(self.proc.stdin)
+        #: what the child's output is read from: its stdout, or `read_ahead` pipe-fulls of it read ahead by a thread
+        self.output: IO[bytes] | ReadAhead | None = self.proc.stdout
+        if read_ahead and self.proc.stdout is not None:
+            self.output = ReadAhead(self.proc.stdout, PIPE_SIZE, read_ahead)
         self.tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL)
         self._drainer = threading.Thread(target=self._drain, name=f"{role}-stderr", daemon=True)
         self._drainer.start()
@@ -100,6 +106,8 @@ class Child:
 
     def stop(self) -> None:
         """Close our ends of its pipes, then terminate and reap it (kill after a grace period)."""
+        if isinstance(self.output, ReadAhead):
+            self.output.close()
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream is not None:
                 try:
@@ -123,9 +131,9 @@ class ChildGroup:
         self.children: list[Child] = []
 
     def spawn(self, role: str, cmd: Sequence[str], *, stdin: int | IO[bytes] | None = subprocess.DEVNULL,
-              stdout: int | None = subprocess.PIPE) -> Child:
+              stdout: int | None = subprocess.PIPE, read_ahead: int = 0) -> Child:
         try:
-            child = Child(role, cmd, stdin, stdout)
+            child = Child(role, cmd, stdin, stdout, read_ahead)
         except OSError as exc:
             raise VidkompyError(f"{role}: cannot run {cmd[0]}: {exc.strerror}") from None
         self.children.append(child)
