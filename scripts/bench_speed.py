@@ -7,6 +7,7 @@ Numba's JIT cache is hot):
 
   y4m: ffmpeg  ffmpeg -i bg -i fg -filter_complex GRAPH -f yuv4mpegpipe -
   y4m: ours    vidkompy-stream --fg fg --bg bg --offset 2 -o -                    (decoders spawned by the tool)
+               ("--read-ahead 0" has no read-ahead: the decoders' pipes read only as frames are needed)
   y4m: pipe    ffmpeg -i fg -f yuv4mpegpipe - | vidkompy-stream --bg bg ... -o -   (fg fed on stdin)
   y4m: aligned vidkompy-stream --fg fg --bg bg -o -   (nothing given: spatial search, DTW, refinement;
                "no refine" adds --refine off)
@@ -35,7 +36,8 @@ from _bench import (FG_RATE, OFFSET, TOOL, Geometry, count_frames, ff, note, par
 
 X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
 #: (case, baseline case its fps is compared with)
-RATIOS = [("y4m: ours", "y4m: ffmpeg"), ("y4m: pipe", "y4m: ffmpeg"), ("y4m: aligned", "y4m: ffmpeg"),
+RATIOS = [("y4m: ours", "y4m: ffmpeg"), ("y4m: ours --read-ahead 0", "y4m: ffmpeg"),
+          ("y4m: pipe", "y4m: ffmpeg"), ("y4m: aligned", "y4m: ffmpeg"),
           ("y4m: aligned, no refine", "y4m: ffmpeg"), ("mp4: ours", "mp4: ffmpeg"), ("analyze", "y4m: aligned")]
 
 
@@ -71,6 +73,8 @@ def cases(geo: Geometry, bg: str, fg: str, folder: str) -> dict[str, Callable[[]
     return {
         "y4m: ffmpeg": lambda: timed_ffmpeg([*inputs, "-f", "yuv4mpegpipe", "-"]),
         "y4m: ours": lambda: (time_pipeline([[*ours, "--fg", fg, "-o", "-"]]), fg_frames),
+        "y4m: ours --read-ahead 0": lambda: (time_pipeline([[*ours, "--fg", fg, "--read-ahead", "0", "-o", "-"]]),
+                                             fg_frames),
         "y4m: pipe": lambda: (time_pipeline([ff("-i", fg, "-f", "yuv4mpegpipe", "-"), [*ours, "-o", "-"]]), fg_frames),
         "y4m: aligned": lambda: (time_pipeline([[*TOOL, "--bg", bg, "--fg", fg, "-q", "-o", "-"]]), fg_frames),
         "y4m: aligned, no refine": lambda: (
@@ -81,11 +85,15 @@ def cases(geo: Geometry, bg: str, fg: str, folder: str) -> dict[str, Callable[[]
     }
 
 
-def bench_size(geo: Geometry, seconds: float, repeat: int, folder: str) -> list[dict[str, object]]:
+def bench_size(geo: Geometry, seconds: float, repeat: int, folder: str,
+               only: list[str] | None = None) -> list[dict[str, object]]:
     bg, fg = make_inputs(geo, seconds, folder)
-    runs = cases(geo, bg, fg, folder)
+    every = cases(geo, bg, fg, folder)
+    if only is not None and (unknown := set(only) - set(every)):
+        raise SystemExit(f"bench_speed: unknown cases: {', '.join(sorted(unknown))} (cases: {', '.join(every)})")
+    runs = {name: run for name, run in every.items() if only is None or name in only}
     note(f"{geo.label}: warm-up run")
-    runs["y4m: ours"]()
+    every["y4m: ours"]()
     timings: dict[str, list[tuple[float, int]]] = {name: [] for name in runs}
     for i in range(repeat):  # round robin, so a disturbance in the machine's load hits every case alike
         for name, run in runs.items():
@@ -98,6 +106,8 @@ def bench_size(geo: Geometry, seconds: float, repeat: int, folder: str) -> list[
                      "fps": round(frames / best, 2), "all_seconds": [round(t, 3) for t, _ in runs_of_case]})
     by_case = {row["case"]: row for row in rows}
     for ours, base in RATIOS:
+        if ours not in by_case or base not in by_case:
+            continue
         by_case[ours]["ratio"] = round(by_case[ours]["fps"] / by_case[base]["fps"], 3)  # type: ignore[operator]
         rounds = [(fo / to) / (fb / tb) for (to, fo), (tb, fb) in zip(timings[ours], timings[base])]
         by_case[ours]["round_ratio"] = round(statistics.median(rounds), 3)
@@ -111,11 +121,13 @@ def main() -> None:
     add("--seconds", type=float, default=60, help="bg length; fg is 2 s shorter (default: %(default)s)")
     add("--sizes", default="1280x720,1920x1080", help="bg sizes WxH, comma separated (default: %(default)s)")
     add("--repeat", type=int, default=3, help="runs per case, the fastest counts (default: %(default)s)")
+    add("--cases", help="only these cases, comma separated, e.g. 'y4m: ffmpeg,y4m: ours' (default: all)")
     add("--json", action="store_true", help="print JSON instead of the table")
     args = parser.parse_args()
+    only = args.cases.split(",") if args.cases else None
     folder = workdir(args.workdir)
     rows = [row for size in args.sizes.split(",")
-            for row in bench_size(Geometry(*parse_size(size)), args.seconds, args.repeat, folder)]
+            for row in bench_size(Geometry(*parse_size(size)), args.seconds, args.repeat, folder, only)]
     if args.json:
         print_json({"seconds": args.seconds, "fg_rate": FG_RATE, "repeat": args.repeat, "results": rows})
         return

@@ -169,7 +169,7 @@ def check(opts: Options) -> None:
 def read_ahead(opts: Options) -> int:
     """MiB of each decoder's output to read ahead (`--read-ahead`): by default only when the timing is given.
     There, the run is the decoders' pace and a read-ahead lets them decode while frames are composited (given
-    timing at 1080p: 0.79 of the wall time without); an aligned run's search is the tool's own work, so the
+    timing at 1080p: 0.80-0.92 of the wall time without); an aligned run's search is the tool's own work, so the
     decoders idle either way and the buffers only cost memory (BENCHMARKS "Speed")."""
     if opts.read_ahead is not None:
         return opts.read_ahead
