@@ -11,10 +11,10 @@ unsure (`dtw`); the line is one `ClockLine` per stretch of the run, fitted from 
   summed along the line are least, `evidence_offset`), the whole-frame steps fg's dropped or repeated frames
   put in it (`jump_clock`), and how hard it pulls (`clock_pull`).
 
-The rate from the pixel evidence, with its uncertainty, from the first rows of motion on. The evidence is
-where the pixels put each fg frame: the sub-frame
-position p of the minimum of its refine cost row (`cadence.subframe_minima`: a parabola through the minimum
-and its neighbours) with the parabola's curvature w as its weight. Near its minimum a row costs about
+The rate is measured from the pixel evidence, with its uncertainty, from the first rows of motion on. The
+evidence is where the pixels put each fg frame: the sub-frame position p of the minimum of its refine cost row
+(`cadence.subframe_minima`: a parabola through the minimum and its neighbours) with the parabola's curvature w
+as its weight. Near its minimum a row costs about
 C0 + w / 2 * (b - p)^2; if the costs carry noise of one scale T, p has variance T / w about the bg frame that
 shows fg's picture, and that frame lies within half a frame of the exact line (nearest-frame rounding,
 variance 1/12). So each row measures the line with variance 1/12 + T / w: sharp rows count for more, but

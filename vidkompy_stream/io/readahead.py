@@ -74,8 +74,6 @@ class ReadAhead:
 
     def _next(self) -> bool:
         """Move on to the next buffer read; False at the end of the stream."""
-        if self._closed:
-            raise ValueError("read of a closed ReadAhead")
         if self._ended:
             return False
         if self._buffer:
@@ -85,10 +83,13 @@ class ReadAhead:
         self._ended = not self._len
         return not self._ended
 
-    def readinto(self, target: memoryview, /) -> int:
-        """Copy the next bytes into `target` (fewer than it holds only at a buffer's end); 0 at the end."""
+    def _check_open(self) -> None:
         if self._closed:
             raise ValueError("read of a closed ReadAhead")
+
+    def readinto(self, target: memoryview, /) -> int:
+        """Copy the next bytes into `target` (fewer than it holds only at a buffer's end); 0 at the end."""
+        self._check_open()
         if self._pos >= self._len and not self._next():
             return 0
         view = memoryview(target).cast("B")
@@ -99,8 +100,7 @@ class ReadAhead:
 
     def readline(self, limit: int = -1, /) -> bytes:
         """The next line, newline included, of at most `limit` bytes (any length when negative)."""
-        if self._closed:
-            raise ValueError("read of a closed ReadAhead")
+        self._check_open()
         line = bytearray()
         while limit < 0 or len(line) < limit:
             if self._pos >= self._len and not self._next():
