@@ -10,11 +10,12 @@ then bg is encoded lossy (x264 crf 30) and fg well (crf 16).
 - pair "steady": bg = the scene; fg = its crop from 1.4 s at 25 fps, 4 s (fg frame i shows scene frame
   42 + 1.2 i, nearest).
 - pair "drift": bg = the scene with its clock running 2 % fast (`setpts=PTS/1.02,fps=30`: bg frame j shows
-  scene frame ~1.02 j, one in ~50 skipped); fg = its crop from 1 s at 25 fps, 10.5 s (long enough for -v's
+  scene frame ~1.02 j, one in ~50 skipped); fg = its crop from 1 s at 25 fps, 10.5 s (long enough for the log's
   rate line, logged every 10 fg seconds). The right bg frames for fg frame i show the scene frame nearest
   fg frame i's (the same one, or either neighbour when bg skipped it).
 """
 
+import logging
 import math
 import os
 import re
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import vidkompy_stream as vk
 from tests.conftest import (
     TAG,
     RunTool,
@@ -172,38 +174,38 @@ def test_pipe_run_at_25_over_30_fps(ffmpeg_exe: str, pairs: dict[str, dict[str, 
         assert np.array_equal(luma[outside], bg_luma[outside]), f"fg frame {i} is not over bg frame {mapping[i]}"
 
 
-def test_drifting_bg_clock_is_followed(run_tool: RunTool, pairs: dict[str, dict[str, object]],
-                                       tmp_path: Path) -> None:
+def test_drifting_bg_clock_is_followed(pairs: dict[str, dict[str, object]],
+                                       caplog: pytest.LogCaptureFixture) -> None:
     """bg's clock runs 2 % fast: the aligner's mapping stays on the right frame (>= 99 %) where a
-    constant offset, right at fg frame 0, drifts off; -v logs a rate of ~1.2 / 1.02 bg frames per fg frame."""
+    constant offset, right at fg frame 0, drifts off; the measured rate is ~1.2 / 1.02 bg frames per fg frame,
+    and the log's rate line (every 10 fg seconds) says so."""
     pair = pairs["drift"]
-    done = run_tool(["--fg", str(pair["fg"]), "--bg", str(pair["bg"]), "--map-out", "aligned.csv", "-o", "-",
-                     "-v"])
-    assert done.returncode == 0, done.stderr.decode()
-    stderr = done.stderr.decode()
-    aligned, wrong = exact_rate(pair, bg_column(read_map(tmp_path / "aligned.csv")[1]))
+    with caplog.at_level(logging.DEBUG, logger="vidkompy_stream"):
+        mapping = vk.align(pair["fg"], pair["bg"])
+    aligned, wrong = exact_rate(pair, mapping.bg_frames.tolist())
     first = min(right_frames(pair, 0))
-    given = run_tool(["--fg", str(pair["fg"]), "--bg", str(pair["bg"]), "--x", str(CROP[0]), "--y", str(CROP[1]),
-                      f"--offset={Fraction(first, RATE)}", "--map-out", "offset.csv", "-o", "-"])
-    assert given.returncode == 0, given.stderr.decode()
-    constant, _ = exact_rate(pair, bg_column(read_map(tmp_path / "offset.csv")[1]))
+    given = vk.align(pair["fg"], pair["bg"], x=CROP[0], y=CROP[1], offset=Fraction(first, RATE))
+    constant, _ = exact_rate(pair, given.bg_frames.tolist())
     summary = (f"exact: aligned {aligned:.1%}, constant offset {constant:.1%}; "
                f"aligned wrong (fg, bg, right): {wrong[:6]}")
     assert aligned >= 0.99, summary
     assert constant <= 0.5, summary
-    rates = [(int(m[1]), float(m[2]), float(m[3]), float(m[4])) for m in RATE_LINE.finditer(stderr)]
-    assert rates and rates[0][0] == 250, f"expected the rate line at fg frame 250: {stderr[-2000:]}"
-    _, rate, nominal, clock = rates[-1]
     expected = RATE / FG_RATE / DRIFT  # 1.17647
+    assert abs(mapping.rate - expected) < 0.004, f"measured rate {mapping.rate}, drifted truth {expected:.5f}"
+    assert given.rate == pytest.approx(RATE / FG_RATE), "a given timing runs at the nominal rate"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    rates = [(int(m[1]), float(m[2]), float(m[3]), float(m[4])) for m in RATE_LINE.finditer(logged)]
+    assert rates and rates[0][0] == 250, f"expected the rate line at fg frame 250: {logged[-2000:]}"
+    _, rate, nominal, clock = rates[-1]
     assert nominal == pytest.approx(1.2)
     assert abs(rate - expected) < 0.004, f"logged rate {rate}, drifted truth {expected:.5f}, nominal {nominal}"
     assert -2.3 < clock < -1.6, f"logged bg clock {clock:+.3f} %, truth {(1 / DRIFT - 1) * 100:+.3f} %"
 
 
-def test_tunnel_mask_leaves_fg_black_corners_out(ffmpeg_exe: str, run_tool: RunTool,
-                                                  pairs: dict[str, dict[str, object]], tmp_path: Path) -> None:
+def test_tunnel_mask_leaves_fg_black_corners_out(ffmpeg_exe: str, pairs: dict[str, dict[str, object]],
+                                                  tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """fg with black corners that bg does not have (a quarter of its picture): the spatial search leaves them
-    out and finds fg's place and start; --engine tunnel-mask leaves them out too, says how much of the
+    out and finds fg's place and start; engine tunnel-mask leaves them out too, says how much of the
     picture it compares, and aligns every frame."""
     steady = pairs["steady"]
     w, h = CROP[2] // 4, CROP[3] // 4
@@ -212,39 +214,39 @@ def test_tunnel_mask_leaves_fg_black_corners_out(ffmpeg_exe: str, run_tool: RunT
     fg = tmp_path / "corners.mp4"
     ffmpeg_run(ffmpeg_exe, "-i", str(steady["fg_raw"]), "-vf", corners, "-c:v", "libx264", "-preset", "ultrafast",
                "-crf", "16", str(fg))
-    done = run_tool(["--fg", str(fg), "--bg", str(steady["bg"]), "--engine", "tunnel-mask", "--map-out", "map.csv",
-                     "-o", "-", "-v"])
-    assert done.returncode == 0, done.stderr.decode()
-    stderr = done.stderr.decode()
-    searched = re.search(r"spatial search: (\d+)% of fg's picture stays dark and still", stderr)
-    assert searched and 20 <= int(searched[1]) <= 30, stderr[-1500:]
-    share = re.search(r"tunnel-mask: comparing (\d+)% of fg's picture", stderr)
-    assert share and 70 <= int(share[1]) <= 80, stderr[-1500:]
-    rows = read_map(tmp_path / "map.csv")[1]
-    assert {(row[3], row[4]) for row in rows} == {(str(CROP[0]), str(CROP[1]))}
-    aligned, wrong = exact_rate(steady, bg_column(rows))
+    with caplog.at_level(logging.DEBUG, logger="vidkompy_stream"):
+        mapping = vk.align(fg, steady["bg"], engine="tunnel-mask")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    searched = re.search(r"spatial search: (\d+)% of fg's picture stays dark and still", logged)
+    assert searched and 20 <= int(searched[1]) <= 30, logged[-1500:]
+    share = re.search(r"tunnel-mask: comparing (\d+)% of fg's picture", logged)
+    assert share and 70 <= int(share[1]) <= 80, logged[-1500:]
+    assert mapping.placement[:2] == CROP[:2] and {(d.x, d.y) for d in mapping} == {CROP[:2]}
+    aligned, wrong = exact_rate(steady, mapping.bg_frames.tolist())
     assert aligned >= 0.99, f"exact {aligned:.1%}, wrong (fg, bg, right): {wrong[:6]}"
 
 
-def test_half_second_lookahead_run(run_tool: RunTool, pairs: dict[str, dict[str, object]], tmp_path: Path) -> None:
-    """--lookahead 0.5: one output frame per fg frame, a monotone map, and the first output comes after
-    reading no more fg than the search judges its matches on (`SearchParams.verify_seconds`), or than the
-    lookahead (12 frames) plus the refiner's segment, plus the newest frame."""
+def test_half_second_lookahead_engine(pairs: dict[str, dict[str, object]]) -> None:
+    """Lookahead 0.5 s in the streaming engine, bg pushed ahead and fg a frame at a time: one decision per fg
+    frame, a monotone map, and the first decision comes after pushing no more fg than the search judges its
+    matches on (`SearchParams.verify_seconds`), or than the lookahead (12 frames) plus the refiner's segment,
+    plus the newest frame."""
     pair = pairs["steady"]
     n = len(pair["fg_source"])
-    done = run_tool(["--fg", str(pair["fg"]), "--bg", str(pair["bg"]), "--lookahead", "0.5", "--map-out", "map.csv",
-                     "-o", "-", "-v"])
-    assert done.returncode == 0, done.stderr.decode()
-    stderr = done.stderr.decode()
-    _, frames = read_y4m_frames(done.stdout)
-    assert len(frames) == n
-    mapping = bg_column(read_map(tmp_path / "map.csv")[1])
-    assert len(mapping) == n and all(b >= a for a, b in zip(mapping, mapping[1:])), mapping
-    assert "aligner: dtw, lookahead 12 fg frames" in stderr
-    first = re.search(r"first output frame after reading (\d+) fg and (\d+) bg frames", stderr)
-    assert first, stderr
+    engine = vk.Aligner(fg_rate=FG_RATE, bg_rate=RATE, lookahead=0.5)
+    for frame in luma_frames(pair["bg_raw"]):
+        assert engine.push_bg(frame) == []
+    pushed_at_first, decided = None, []
+    for i, frame in enumerate(luma_frames(pair["fg_raw"])):
+        decided += engine.update(frame)
+        if decided and pushed_at_first is None:
+            pushed_at_first = i + 1
+    decided += engine.finish()
+    mapping = [d.bg_frame for d in decided]
+    assert [d.fg_frame for d in decided] == list(range(n)) and engine.path_.tolist() == mapping
+    assert all(b >= a for a, b in zip(mapping, mapping[1:])), mapping
     verified = math.ceil(SearchParams.verify_seconds * FG_RATE)
-    assert int(first[1]) <= max(12 + REFINE_LEVELS["fast"].segment, verified) + 1, first[0]
+    assert pushed_at_first is not None and pushed_at_first <= max(12 + REFINE_LEVELS["fast"].segment, verified) + 1
     rate, wrong = exact_rate(pair, mapping)
     assert rate >= 0.99, f"exact {rate:.1%}; wrong (fg, bg, right): {wrong[:6]}"
 
@@ -302,18 +304,20 @@ def test_stage_latency_and_bounded_memory(pairs: dict[str, dict[str, object]]) -
     assert rate >= 0.99, f"exact {rate:.1%}; wrong (fg, bg, right): {wrong[:6]}"
 
 
-def test_offset_bypasses_the_aligner(run_tool: RunTool, pairs: dict[str, dict[str, object]], tmp_path: Path) -> None:
+def test_offset_bypasses_the_aligner(pairs: dict[str, dict[str, object]],
+                                     caplog: pytest.LogCaptureFixture) -> None:
+    """A given placement and offset: no search, no aligner, no refiner; each fg frame over the bg frame
+    nearest its time, its confidence not measured."""
     pair = pairs["steady"]
     n = len(pair["fg_source"])
-    done = run_tool(["--fg", str(pair["fg"]), "--bg", str(pair["bg"]), "--x", str(CROP[0]), "--y", str(CROP[1]),
-                     f"--offset={STEADY_START}", "--map-out", "map.csv", "-o", "-", "-v"])
-    assert done.returncode == 0, done.stderr.decode()
-    stderr = done.stderr.decode()
-    assert "aligner:" not in stderr and "refine:" not in stderr and "spatial search" not in stderr
-    _, rows = read_map(tmp_path / "map.csv")
+    with caplog.at_level(logging.DEBUG, logger="vidkompy_stream"):
+        mapping = vk.align(pair["fg"], pair["bg"], x=CROP[0], y=CROP[1], offset=STEADY_START)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "aligner:" not in logged and "refine:" not in logged and "spatial search" not in logged, logged
     expected = [math.floor((Fraction(i, FG_RATE) + STEADY_START) * RATE + Fraction(1, 2)) for i in range(n)]
-    assert bg_column(rows) == expected
-    assert {r[2] for r in rows} == {""}, "given timing: confidence not measured"
+    assert mapping.bg_frames.tolist() == expected
+    assert np.isnan(mapping.confidence).all(), "given timing: confidence not measured"
+    assert mapping.placement == (CROP[0], CROP[1], None, 1)
 
 
 def test_map_in_bypasses_the_aligner(run_tool: RunTool, pairs: dict[str, dict[str, object]], tmp_path: Path) -> None:
