@@ -18,7 +18,6 @@ import pytest
 from tests.conftest import TAG, RunTool, leftover_processes, make_y4m, read_y4m_frames
 from vidkompy_stream import cli
 
-
 #: bg's scene, and where the fg crop of it sits (found by the spatial search in runs without --x/--y).
 SCENE, FG_X, FG_Y = "testsrc2=size=96x64", 40, 30
 

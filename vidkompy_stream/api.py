@@ -175,8 +175,9 @@ def locate(fg: Input, bg: Input, *, fg_rate: float | str | Fraction | None = Non
     >>> rng = np.random.default_rng(1)
     >>> moving, still = (cv2.GaussianBlur(rng.integers(0, 256, (400, 700), np.uint8), (0, 0), 2) for _ in "ab")
     >>> bg = [moving[2 * t:2 * t + 180, 3 * t:3 * t + 320] // 2 + still[:180, :320] // 2 for t in range(60)]
-    >>> vk.locate([frame[50:140, 90:210] for frame in bg[8:]], bg, fg_rate=25, bg_rate=25)
-    Placement(x=90, y=50, score=1.0, scale=Fraction(1, 1))
+    >>> found = vk.locate([frame[50:140, 90:210] for frame in bg[8:]], bg, fg_rate=25, bg_rate=25)
+    >>> found.x, found.y, round(found.score, 4), found.scale
+    (90, 50, 1.0, Fraction(1, 1))
     """
     opts = options_from(fg, bg, None, options)
     found = search(opts, find_ffmpeg(opts.ffmpeg), _sources(fg, bg, fg_rate, bg_rate), params)

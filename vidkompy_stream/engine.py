@@ -18,8 +18,8 @@ import numpy as np
 from .api import frame_rate, options_from
 from .decision import Decision, bg_frames, confidences
 from .errors import UsageError
-from .params import AlignParams, SearchParams
 from .io.arrays import array_source
+from .params import AlignParams, SearchParams
 from .pipeline import Job, run
 
 ROLES = ("fg", "bg")

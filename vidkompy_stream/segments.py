@@ -23,7 +23,6 @@ import cv2
 import ffmpeg
 import numpy as np
 
-from .alignment.refine import unit
 from .analysis import Track, analyse
 from .decision import Decision
 from .errors import VidkompyError
@@ -31,6 +30,7 @@ from .io.atomicfile import partial_name, remove_quietly
 from .io.inputs import Span, ffmpeg_command, open_source, probe, seek_time
 from .io.outputs import AudioSource, pick_audio
 from .io.processes import ChildGroup
+from .kernels.similarity import unit
 from .options import Options, read_ahead
 from .search.spatial import shrink
 

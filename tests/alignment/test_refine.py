@@ -28,7 +28,7 @@ from tests.conftest import (
     read_y4m_frames,
     scene_index,
 )
-from vidkompy_stream.alignment.refine import resolve, unit
+from vidkompy_stream.alignment.refine import resolve
 from vidkompy_stream.params import RefineParams
 
 INF = np.inf
@@ -45,23 +45,6 @@ def assert_valid_path(path: np.ndarray, lo: np.ndarray, width: int, max_step: in
     assert np.all(path >= lo) and np.all(path < lo + width), (path, lo)
     steps = np.diff(path)
     assert np.all(steps >= 0) and np.all(steps <= max_step), steps
-
-
-# ---------------------------------------------------------------------------------------------- unit
-
-
-def test_unit_is_zero_mean_unit_norm_and_zero_when_flat() -> None:
-    rng = np.random.default_rng(1)
-    v = unit(rng.integers(0, 256, (18, 30), dtype=np.uint8))
-    assert v.dtype == np.float32 and v.shape == (540,)
-    assert abs(float(v.mean())) < 1e-6 and abs(float(v @ v) - 1.0) < 1e-5
-    assert not unit(np.full((18, 30), 77, np.uint8)).any()
-    # blind to brightness and contrast: an affine change of the luma gives the same vector
-    patch = rng.integers(20, 120, (18, 30)).astype(np.uint8)
-    np.testing.assert_allclose(unit(patch), unit((patch * 2 + 10).astype(np.uint8)), atol=1e-6)
-    # a crop is a strided view into its frame: the same vector as a contiguous copy
-    frame = rng.integers(0, 256, (40, 60), dtype=np.uint8)
-    np.testing.assert_array_equal(unit(frame[5:23, 7:37]), unit(frame[5:23, 7:37].copy()))
 
 
 def test_coarse_path_off_by_one_is_corrected_by_pixels() -> None:

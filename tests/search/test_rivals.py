@@ -7,8 +7,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vidkompy_stream.kernels.similarity import unit
 from vidkompy_stream.params import SearchParams
-from vidkompy_stream.search.rivals import Rival, catch_up, make_rival, unit, winner
+from vidkompy_stream.search.rivals import Rival, catch_up, make_rival, winner
 from vidkompy_stream.search.spatial import Placement, shrink
 
 SIGNIFICANCE = SearchParams.significance

@@ -42,7 +42,7 @@ from typing import Protocol
 import numpy as np
 
 from ..decision import Decision, margin_confidence
-from ..kernels.similarity import dot, normalised
+from ..kernels.similarity import dot, unit
 from ..params import REFINE_LEVELS, AlignParams, RefineParams
 from .cadence import Cadence, fit_cadence, subframe_minima
 from .clock import clock_offset, clock_pull, evidence_offset, fit_rate, jump_clock, predicts_better, row_weights
@@ -52,13 +52,6 @@ log = logging.getLogger(__name__)
 
 #: The settings the command runs with (`--refine fast`).
 DEFAULT = REFINE_LEVELS["fast"]
-
-
-def unit(small: np.ndarray, params: RefineParams = DEFAULT) -> np.ndarray:
-    """A luma patch as a zero-mean, unit-norm float32 vector (zeros when it is flat)."""
-    v = np.empty(small.size, np.float32)
-    normalised(small, v, params.flat_rms)
-    return v
 
 
 def resolve(costs: np.ndarray, lo: np.ndarray, root: int, max_step: int, rate: float, clock: np.ndarray,
@@ -153,7 +146,7 @@ class Refiner:
         width = 2 * r + 1
         costs = np.full((len(segment), width), np.inf)
         for row, d in enumerate(segment):
-            fg_vec = unit(self.fg_small(d.fg_frame), self.level)
+            fg_vec = unit(self.fg_small(d.fg_frame), self.level.flat_rms)
             for k in range(width):
                 bg_vec = self._bg_vector(int(lo[row]) + k)
                 if bg_vec is not None:
@@ -290,7 +283,7 @@ class Refiner:
     def _bg_vector(self, index: int) -> np.ndarray | None:
         if index not in self.bg_vectors:
             small = self.bg_small(index)
-            self.bg_vectors[index] = None if small is None else unit(small, self.level)
+            self.bg_vectors[index] = None if small is None else unit(small, self.level.flat_rms)
         return self.bg_vectors[index]
 
     def _note_confidence(self, refined: list[Decision]) -> None:

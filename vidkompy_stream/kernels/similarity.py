@@ -14,6 +14,9 @@ import numpy as np
 
 FLAT_THUMB = 1  # flag bit: the thumbnail has (almost) no contrast, so its normalised vector is all zero
 FLAT_GRAD = 2  # flag bit: the gradient vector has (almost) no energy
+#: grey levels: a picture with less luma RMS is flat, its unit vector all zero (a guard against dividing by
+#: rounding noise, not a setting: any picture with two grey levels has far more).
+FLAT_RMS = 1e-3
 
 
 @numba.njit(cache=True, inline="always")
@@ -131,8 +134,8 @@ def _normalise(v: np.ndarray, n: int, min_rms: float) -> bool:
 
 @numba.njit(cache=True, fastmath=True)
 def normalised(patch: np.ndarray, out: np.ndarray, min_rms: float) -> bool:
-    """Fill out (h*w float32) with the 2-D uint8 `patch` (any strides) made zero-mean and unit-norm, so that
-    1 - dot of two such vectors is 1 - ZNCC; all zero and True (flat) when its RMS is below min_rms."""
+    """Fill out (h*w float32) with the 2-D `patch` (uint8 or float32, any strides) made zero-mean and unit-norm,
+    so that 1 - dot of two such vectors is 1 - ZNCC; all zero and True (flat) when its RMS is below min_rms."""
     h, w = patch.shape
     k = 0
     for i in range(h):
@@ -140,6 +143,31 @@ def normalised(patch: np.ndarray, out: np.ndarray, min_rms: float) -> bool:
             out[k] = patch[i, j]
             k += 1
     return _normalise(out, h * w, min_rms)
+
+
+@numba.njit(cache=True, fastmath=True)
+def unit(patch: np.ndarray, min_rms: float = FLAT_RMS) -> np.ndarray:
+    """A 2-D picture as a zero-mean, unit-norm float32 vector (`normalised`; all zero when flat): the dot of
+    two is their ZNCC, the one measure of likeness of the refiner, the rivals and the search's polish."""
+    out = np.empty(patch.size, np.float32)
+    normalised(patch, out, min_rms)
+    return out
+
+
+@numba.njit(cache=True, fastmath=True)
+def unit_rows(rows: np.ndarray, min_rms: float = FLAT_RMS) -> None:
+    """Each row of the float32 matrix `rows` made as `unit` makes a picture, in place."""
+    for r in range(rows.shape[0]):
+        _normalise(rows[r], rows.shape[1], min_rms)
+
+
+def zncc(a: np.ndarray, b: np.ndarray) -> float:
+    """The zero-mean normalised cross-correlation of two same-shape pictures (OpenCV's TM_CCOEFF_NORMED at
+    one position): the dot of their `unit` vectors, clipped to [-1, 1] (a float32 sum can round past 1); 0 if
+    either is flat or empty, or if their shapes differ."""
+    if a.size == 0 or a.shape != b.shape:
+        return 0.0
+    return min(1.0, max(-1.0, float(dot(unit(a), unit(b)))))
 
 
 @numba.njit(cache=True, fastmath=True)

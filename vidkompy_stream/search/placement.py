@@ -47,8 +47,9 @@ from ..errors import NotFound, VidkompyError
 from ..io.framering import FrameRing
 from ..io.scaling import scaled_format
 from ..io.y4m import Y4MFormat
+from ..kernels.similarity import unit
 from ..params import SearchParams
-from .rivals import Rival, catch_up, make_rival, prune, summed, unit, winner
+from .rivals import Rival, catch_up, make_rival, prune, summed, winner
 from .spatial import (
     Placement,
     Template,

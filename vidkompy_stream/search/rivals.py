@@ -29,6 +29,7 @@ import numpy as np
 
 from ..alignment.clock import difference_standard_error
 from ..kernels.match import shifted_block_sums
+from ..kernels.similarity import unit_rows
 from ..params import SearchParams
 from .spatial import Placement
 
@@ -54,22 +55,6 @@ class Probe:
     def last(self) -> int:
         """The last bg frame it is compared with at lag 0."""
         return self.bg_frame + self.between
-
-
-def unit(small: np.ndarray) -> np.ndarray:
-    """A picture as a zero-mean unit vector (zero when flat): dot products of two are their ZNCC."""
-    return _units(small.astype(np.float32).reshape(1, -1))[0]
-
-
-def _units(rows: np.ndarray) -> np.ndarray:
-    """Each row of float32 `rows` made as `unit` makes it, in place."""
-    rows -= rows.mean(axis=1, keepdims=True)
-    norms = np.sqrt(np.array([row.dot(row) for row in rows], np.float32))  # as np.linalg.norm sums a vector
-    flat = norms <= 1e-3
-    rows[flat] = 0.0
-    norms[flat] = 1.0
-    rows /= norms[:, None]
-    return rows
 
 
 @dataclasses.dataclass
@@ -187,7 +172,9 @@ class Rival:
         inside = np.zeros(side * side, np.bool_)
         shifted_block_sums(table, self.box, factor, self.reach, self._sums, inside)
         self._sums[~inside] = 0.0
-        return _units(self._sums.reshape(side * side, -1))
+        rows = self._sums.reshape(side * side, -1)
+        unit_rows(rows)
+        return rows
 
 
 def summed(luma: np.ndarray) -> np.ndarray:

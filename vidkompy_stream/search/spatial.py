@@ -55,6 +55,7 @@ import numpy as np
 
 from ..errors import NotFound, VidkompyError
 from ..kernels.match import window_ncc
+from ..kernels.similarity import zncc
 from ..params import SearchParams
 
 #: The settings the command runs with.
@@ -414,7 +415,7 @@ def make_templates(
             )
         if min(small.shape) < 4 or is_flat(small, params):
             continue
-        if any(other.small.shape == small.shape and ncc(other.small, small) >= params.duplicate_ncc for other in found):
+        if any(zncc(other.small, small) >= params.duplicate_ncc for other in found):
             continue
         found.append(Template(int(index), full, x0, y0, small))
     return found
@@ -455,26 +456,13 @@ def _coarse(tpl: Template, bg_small: Sequence[np.ndarray], bg_indices: Sequence[
     return sorted(scored.values(), reverse=True)
 
 
-def ncc(a: np.ndarray, b: np.ndarray) -> float:
-    """Normalized cross-correlation (TM_CCOEFF_NORMED) of two same-shape arrays; 0 if either is flat or empty,
-    or if their shapes differ (a bg patch cut short by bg's edge: the template does not fit there)."""
-    if a.size == 0 or a.shape != b.shape:
-        return 0.0
-    a = a.astype(np.float32)
-    b = b.astype(np.float32)
-    a -= a.mean()
-    b -= b.mean()
-    den = math.sqrt(float(np.vdot(a, a)) * float(np.vdot(b, b)))
-    return float(np.vdot(a, b)) / den if den > 1e-6 else 0.0
-
-
 def _detail(tpl: np.ndarray, patch: np.ndarray, factor: int) -> float:
     """NCC of the 3x3 Laplacians of template and bg patch, both shrunk by max(2, factor): a band-pass
     comparison (edges and texture at the coarse scale), blind to smooth shading and to fine detail that
     a soft bg lacks."""
     k = max(2, factor)
     a, b = shrink(tpl, k).astype(np.float32), shrink(patch, k).astype(np.float32)
-    return ncc(cv2.Laplacian(a, cv2.CV_32F), cv2.Laplacian(b, cv2.CV_32F))
+    return zncc(cv2.Laplacian(a, cv2.CV_32F), cv2.Laplacian(b, cv2.CV_32F))
 
 
 def refine_scale(pairs: Sequence[tuple[np.ndarray, np.ndarray]], x: int, y: int, width: int,
@@ -562,7 +550,7 @@ def _refine(
         return None
     _, x, y, pos, full = best
     patch = full[y : y + th, x : x + tw]
-    return _Vote(tpl, x - tpl.ox, y - tpl.oy, ncc(patch, tpl.full), pos, _detail(tpl.full, patch, factor), ranked)
+    return _Vote(tpl, x - tpl.ox, y - tpl.oy, zncc(patch, tpl.full), pos, _detail(tpl.full, patch, factor), ranked)
 
 
 def _timeline(tpl: Template, bg_small: Sequence[np.ndarray], x: int, y: int, factor: int) -> np.ndarray:
@@ -720,7 +708,7 @@ def _nearby_frame(
         if full is not None and x >= 0 and y >= 0:
             patch = full[y : y + sh, x : x + sw]
             if patch.shape == window.shape:
-                best = max(best, (ncc(patch, window), pos))
+                best = max(best, (zncc(patch, window), pos))
     return best[1]
 
 
@@ -774,7 +762,7 @@ def _pool(
         th, tw = tpl.full.shape
         patch = None if full is None else full[y + tpl.oy : y + tpl.oy + th, x + tpl.ox : x + tpl.ox + tw]
         fits = patch is not None and patch.shape == (th, tw) and y + tpl.oy >= 0 and x + tpl.ox >= 0
-        score, detail = (ncc(patch, tpl.full), _detail(tpl.full, patch, factor)) if fits else (-1.0, 0.0)
+        score, detail = (zncc(patch, tpl.full), _detail(tpl.full, patch, factor)) if fits else (-1.0, 0.0)
         pooled.append(dataclasses.replace(vote, x=x, y=y, score=score, detail=detail))
     pooled.sort(key=lambda v: v.score, reverse=True)
     return pooled[0], pooled
@@ -800,7 +788,7 @@ def _seed_frame(best: _Vote, bg_indices: Sequence[int], get_full: Callable[[int]
         if 0 <= pos < len(bg_indices):
             full = get_full(bg_indices[pos])
             if full is not None:
-                top = max(top, (ncc(full[y : y + th, x : x + tw], tpl.full), pos))
+                top = max(top, (zncc(full[y : y + th, x : x + tw], tpl.full), pos))
     return int(bg_indices[top[1]])
 
 
